@@ -1,0 +1,154 @@
+"""Primitives with hand-written backward passes.
+
+Every op is a pair of pure functions:
+
+    y, cache = f_forward(inputs...)
+    grads = f_backward(dy, cache)     # one gradient per input, in the order of the inputs
+
+The backward never writes into `dy` or the cache. Ops take their array module from their
+inputs, so they run on NumPy or CuPy alike, in whatever dtype the inputs carry.
+"""
+from .backend import array_module
+
+COSINE_EPS = 1e-8  # MATH.md (6): the ε in the cosine-similarity denominator
+
+
+# ----------------------------------------------------------------------------- affine
+def affine_forward(x, W, b):
+    """y = x·W + b over any leading axes.
+
+    x: (..., D)   W: (D, H)   b: (H,)   ->   y: (..., H)
+    """
+    y = x @ W + b
+    return y, (x, W)
+
+
+def affine_backward(dy, cache):
+    """Returns dx (..., D), dW (D, H), db (H,)."""
+    x, W = cache
+    D, H = W.shape
+    dx = dy @ W.T                                        # backprop into the input
+    dW = x.reshape(-1, D).T @ dy.reshape(-1, H)          # sum over every leading position
+    db = dy.reshape(-1, H).sum(axis=0)
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------- sigmoid, tanh
+def sigmoid(x):
+    """σ(x) written with tanh: branch-free and never overflows (exp is never called)."""
+    xp = array_module(x)
+    return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def sigmoid_forward(x):
+    y = sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dy, cache):
+    y = cache
+    return dy * y * (1.0 - y)                            # σ' = σ(1 − σ)
+
+
+def tanh_forward(x):
+    y = array_module(x).tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, cache):
+    y = cache
+    return dy * (1.0 - y * y)                            # tanh' = 1 − tanh²
+
+
+# ----------------------------------------------------------------------------- softmax
+def softmax_forward(x, mask=None, axis=-1):
+    """Stable softmax along `axis`; masked-out positions get exactly zero weight.
+
+    x: any shape.  mask: boolean, broadcastable to x, True where a position takes part.
+    Positions outside the mask are never exponentiated, so any value there (even inf) is
+    harmless, and their gradient is exactly zero. A slice with no position in the mask gives
+    all zeros rather than 0/0.
+    """
+    xp = array_module(x)
+    if mask is None:
+        z = x - x.max(axis=axis, keepdims=True)          # max subtraction: exp never overflows
+        e = xp.exp(z)
+        y = e / e.sum(axis=axis, keepdims=True)
+    else:
+        mask = xp.broadcast_to(xp.asarray(mask, dtype=bool), x.shape)
+        neg_inf = xp.asarray(-xp.inf, dtype=x.dtype)
+        m = xp.where(mask, x, neg_inf).max(axis=axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)               # an all-masked slice: any finite shift
+        e = xp.where(mask, xp.exp(xp.where(mask, x, m) - m), 0)
+        s = e.sum(axis=axis, keepdims=True)
+        y = e / xp.where(s > 0, s, 1)                    # all-masked slice -> zeros, not 0/0
+    return y, (y, axis)
+
+
+def softmax_backward(dy, cache):
+    """dx_j = y_j (dy_j − Σ_k y_k dy_k); a masked position has y = 0, hence dx = 0 exactly."""
+    y, axis = cache
+    return y * (dy - (y * dy).sum(axis=axis, keepdims=True))
+
+
+# ----------------------------------------------------------------------------- softplus, oneplus
+def softplus(x):
+    """log(1 + eˣ) = max(x, 0) + log1p(e^{−|x|}): no overflow for large |x|."""
+    xp = array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def softplus_forward(x):
+    return softplus(x), x
+
+
+def softplus_backward(dy, cache):
+    x = cache
+    return dy * sigmoid(x)                               # d softplus / dx = σ(x)
+
+
+def oneplus_forward(x):
+    """1 + softplus(x) ≥ 1: the NTM's sharpening exponent γ (MATH.md)."""
+    return 1.0 + softplus(x), x
+
+
+def oneplus_backward(dy, cache):
+    return softplus_backward(dy, cache)
+
+
+# ----------------------------------------------------------------------------- cosine similarity
+def cosine_similarity_forward(k, mem, eps=COSINE_EPS):
+    """(6) K[k, M(i)] = k·M(i) / (‖k‖·‖M(i)‖ + ε) for every row i of a batch of memories.
+
+    k: (B, M) one key per example, or (B, R, M) R keys (heads) per example
+    mem: (B, N, M)
+    ->   K: (B, N), or (B, R, N)
+    """
+    xp = array_module(k, mem)
+    single = k.ndim == 2
+    kk = k[:, None, :] if single else k                  # (B, R, M)
+    dot = kk @ mem.transpose(0, 2, 1)                    # (B, R, N): k·M(i)
+    nk = xp.sqrt((kk * kk).sum(axis=-1))                 # (B, R)   ‖k‖
+    nm = xp.sqrt((mem * mem).sum(axis=-1))               # (B, N)   ‖M(i)‖
+    denom = nk[:, :, None] * nm[:, None, :] + eps        # (B, R, N)
+    K = dot / denom
+    cache = (kk, mem, nk, nm, denom, K, single)
+    return (K[:, 0, :] if single else K), cache
+
+
+def cosine_similarity_backward(dK, cache):
+    """Returns dk (shape of k) and dmem (B, N, M)."""
+    kk, mem, nk, nm, denom, K, single = cache
+    xp = array_module(dK)
+    if single:
+        dK = dK[:, None, :]
+    ddot = dK / denom                                    # through K = dot / denom
+    ddenom = -dK * K / denom                             # d(dot/denom)/d denom = −K/denom
+    dnk = (ddenom * nm[:, None, :]).sum(axis=2)          # denom = ‖k‖‖M(i)‖ + ε
+    dnm = (ddenom * nk[:, :, None]).sum(axis=1)
+    # d‖u‖/du = u/‖u‖; a zero vector has no direction, and its norm gets no gradient
+    unit_k = kk / xp.where(nk > 0, nk, 1)[:, :, None]
+    unit_m = mem / xp.where(nm > 0, nm, 1)[:, :, None]
+    dk = ddot @ mem + dnk[:, :, None] * unit_k           # dot = k·M(i)
+    dmem = ddot.transpose(0, 2, 1) @ kk + dnm[:, :, None] * unit_m
+    return (dk[:, 0, :] if single else dk), dmem

@@ -1,0 +1,195 @@
+"""The one training loop every task uses.
+
+    for each step: sample a batch (host RNG) -> model.forward -> task.loss -> model.backward
+                   -> optimiser.step (clipping inside)
+    every eval_every steps: evaluate on fresh sequences, log, checkpoint (atomically)
+
+Determinism: the parameters come from default_rng(seed), the training data from
+default_rng([seed, 1]) and each evaluation from default_rng([seed, 2, step]), all on the host.
+A checkpoint saves the data RNG's state with the parameters and the optimiser's slots, so a run
+resumed from it continues exactly as the uninterrupted run would have (same losses, bit for bit).
+
+The metrics log is JSON lines, appended to and flushed line by line:
+    {"kind": "train", "step", "seqs", "loss", <task metrics>, "wall"}   means over the last steps
+    {"kind": "eval",  "step", "seqs", "loss", <task metrics>, "wall"}   on fresh sequences
+    {"kind": "event", "event": "start" | "resume" | "solved" | "nan" | "done", "step", ...}
+"""
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import backend
+from .checkpoint import save_checkpoint
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class TrainingError(Exception):
+    """Training cannot go on (for example the loss became NaN); the message says what was kept."""
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    seed: int = 0
+    eval_every: int = 100
+    eval_size: int = 256        # fresh sequences per evaluation
+    log_every: int = 10         # a "train" log line every this many steps
+    stop_below: float = None    # stop once the evaluation metric falls below this (None: never)
+    dtype: str = "float32"
+
+
+def batch_to_device(batch, dtype):
+    return type(batch)(**{k: backend.to_device(v, dtype) for k, v in vars(batch).items()})
+
+
+def evaluate(task, model, params, rng, n, batch_size=256, **sample_kwargs):
+    """Mean loss and metrics per sequence over n fresh sequences. Returns a dict of floats."""
+    dtype = params[next(iter(params))].dtype
+    totals, seen = {}, 0
+    while seen < n:
+        b = min(batch_size, n - seen)
+        batch = batch_to_device(task.sample(rng, b, **sample_kwargs), dtype)
+        logits, _ = model.forward(params, batch.x)
+        loss, _, metrics = task.loss(logits, batch)
+        for k, v in dict(metrics, loss=loss).items():
+            totals[k] = totals.get(k, 0.0) + backend.scalar(v) * b
+        seen += b
+    return {k: v / n for k, v in totals.items()}
+
+
+def _fmt_time(seconds):
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _all_finite(params):
+    xp = backend.xp()
+    return all(bool(xp.isfinite(p).all()) for p in params.values())
+
+
+def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, out=sys.stdout):
+    """Train `model` on `task`; returns a summary dict.
+
+    resume: None for a fresh run, else (params, optim_state, meta) from load_checkpoint.
+    Raises TrainingError if the loss stops being finite (the last good checkpoint is kept).
+    """
+    dtype = DTYPES[cfg.dtype]
+    if resume is None:
+        params = backend.to_device(model.init_params(np.random.default_rng(cfg.seed), dtype))
+        rng = np.random.default_rng([cfg.seed, 1])
+        step, seqs, wall0 = 0, 0, 0.0
+    else:
+        host_params, optim_state, meta = resume
+        params = backend.to_device(host_params, dtype)
+        optimizer.load_state_dict(optim_state, backend.to_device)
+        rng = np.random.default_rng()
+        rng.bit_generator.state = meta["rng_state"]
+        step, seqs, wall0 = meta["step"], meta["seqs"], meta["wall"]
+
+    t0 = time.monotonic()
+    wall = lambda: wall0 + time.monotonic() - t0
+    last_good = {"step": None}
+
+    def checkpoint(extra=None):
+        if not _all_finite(params):                     # never replace a good one with NaN
+            return
+        meta = {"task": task.name, "task_config": task.config,
+                "model": model.name, "model_config": model.config,
+                "optimizer": optimizer.config(), "train": asdict(cfg),
+                "step": step, "seqs": seqs, "wall": wall(), "backend": backend.name(),
+                "rng_state": rng.bit_generator.state}
+        meta.update(extra or {})
+        save_checkpoint(checkpoint_path, params, optimizer.state_dict(), meta)
+        last_good["step"] = step
+
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    log = open(log_path, "a", buffering=1)
+
+    def write(record):
+        log.write(json.dumps(record) + "\n")
+
+    write({"kind": "event", "event": "resume" if resume else "start", "step": step,
+           "task": task.name, "model": model.name, "config": asdict(cfg),
+           "optimizer": optimizer.config(), "backend": backend.name()})
+    result = {"solved": False, "eval": None}
+
+    def evaluate_and_checkpoint():
+        """Evaluate on fresh sequences, log, checkpoint; returns the line's text."""
+        ev = evaluate(task, model, params, np.random.default_rng([cfg.seed, 2, step]),
+                      cfg.eval_size)
+        write({"kind": "eval", "step": step, "seqs": seqs, **ev, "wall": wall()})
+        result["eval"] = ev
+        checkpoint({"eval": ev})
+        if cfg.stop_below is not None and ev[task.metric] < cfg.stop_below:
+            result["solved"] = True
+            write({"kind": "event", "event": "solved", "step": step, "seqs": seqs,
+                   "wall": wall(), task.metric: ev[task.metric]})
+        return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in task.report)
+
+    print(f"{task.name}/{model.name}: training steps {step + 1}..{cfg.steps}, batch "
+          f"{cfg.batch_size}, {optimizer.name} lr {optimizer.lr:g}, backend {backend.name()}; "
+          f"log {log_path}", file=out, flush=True)
+    if resume is None:                                  # step 0: the untrained baseline, and a
+        print(f"step 0  {evaluate_and_checkpoint()}", file=out, flush=True)   # good checkpoint
+    else:
+        last_good["step"] = step
+
+    window, n_window, train_line = {}, 0, None
+    last_print = time.monotonic()
+    rate_mark = (time.monotonic(), seqs)
+    try:
+        while step < cfg.steps and not result["solved"]:
+            batch = batch_to_device(task.sample(rng, cfg.batch_size), dtype)
+            logits, cache = model.forward(params, batch.x)
+            loss, dlogits, metrics = task.loss(logits, batch)
+            loss_value = backend.scalar(loss)
+            if not math.isfinite(loss_value):
+                write({"kind": "event", "event": "nan", "step": step + 1, "wall": wall()})
+                raise TrainingError(
+                    f"the loss became {loss_value} at step {step + 1}; training stopped and the "
+                    f"last good checkpoint (step {last_good['step']}) is kept at {checkpoint_path}")
+            grads = model.backward(dlogits, cache)
+            optimizer.step(params, grads)
+            step += 1
+            seqs += cfg.batch_size
+
+            window["loss"] = window.get("loss", 0.0) + loss_value
+            for k, v in metrics.items():
+                window[k] = window.get(k, 0.0) + v       # stays on the device until logged
+            n_window += 1
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                train_line = {k: backend.scalar(v) / n_window for k, v in window.items()}
+                write({"kind": "train", "step": step, "seqs": seqs, **train_line, "wall": wall()})
+                window, n_window = {}, 0
+
+            is_eval = step % cfg.eval_every == 0 or step == cfg.steps
+            if is_eval or time.monotonic() - last_print > 10:
+                now = time.monotonic()
+                rate = (seqs - rate_mark[1]) / max(1e-9, now - rate_mark[0])
+                rate_mark = (now, seqs)
+                eta = (cfg.steps - step) * cfg.batch_size / max(rate, 1e-9)
+                parts = [f"step {step}/{cfg.steps}", f"seqs {seqs:,}"]
+                if train_line:
+                    parts.append("train " + " ".join(f"{k} {train_line[k]:.2f}" for k in task.report))
+                if is_eval:
+                    parts.append(evaluate_and_checkpoint())
+                parts.append(f"{rate:,.1f} seq/s  ETA {_fmt_time(eta)}")
+                print("  ".join(parts), file=out, flush=True)
+                last_print = now
+        if result["solved"]:
+            print(f"solved: eval {task.metric} {result['eval'][task.metric]:.3f} < "
+                  f"{cfg.stop_below} after {seqs:,} sequences, {_fmt_time(wall())}",
+                  file=out, flush=True)
+        write({"kind": "event", "event": "done", "step": step, "seqs": seqs, "wall": wall()})
+    finally:
+        log.close()
+    result.update(step=step, seqs=seqs, wall=wall(), checkpoint=checkpoint_path, log=log_path,
+                  last_checkpoint_step=last_good["step"])
+    return result

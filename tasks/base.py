@@ -1,0 +1,50 @@
+"""What every task provides to the training loop, and the loss shared by the bit tasks.
+
+A task has `name`, `config` (a JSON-able dict, saved in checkpoints), `input_size`,
+`output_size`, `metric` (the name of the number it is judged by, lower is better), and:
+
+    batch = task.sample(rng, batch_size)            # host NumPy arrays, time-major
+    loss, dlogits, metrics = task.loss(logits, batch)
+
+`loss` is the mean over the batch of each sequence's summed loss (what the gradient is of);
+`metrics` maps names to 0-d arrays, per sequence.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ntm_scratch.backend import array_module
+from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
+
+LN2 = float(np.log(2.0))
+
+
+@dataclass
+class Batch:
+    """x: (T, B, input_size); y: (T, B, output_size); mask: (T, B), 1 where the target counts."""
+    x: np.ndarray
+    y: np.ndarray
+    mask: np.ndarray
+
+
+class BitTask:
+    """A task whose targets are bits, predicted through a sigmoid (copy and the NTM tasks).
+
+    Loss: sigmoid cross-entropy from the logits over the masked steps. Metrics, per sequence:
+    `bits`, that loss in bits (nats / ln 2); `cost`, the bits wrong after thresholding the
+    output at 0.5 (the NTM paper's measure).
+    """
+
+    metric = "cost"
+    report = ("bits", "cost")     # what the progress line shows
+
+    def loss(self, logits, batch):
+        xp = array_module(logits)
+        y = xp.asarray(batch.y, dtype=logits.dtype)
+        mask = xp.asarray(batch.mask, dtype=logits.dtype)[..., None]
+        B = logits.shape[1]
+        nats, cache = sigmoid_cross_entropy_forward(logits, y, mask)
+        dlogits, _ = sigmoid_cross_entropy_backward(1.0 / B, cache)
+        wrong = ((logits > 0) != (y > 0.5)) * mask
+        loss = nats / B
+        return loss, dlogits, {"bits": loss / LN2, "cost": wrong.sum() / B}

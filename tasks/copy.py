@@ -1,0 +1,62 @@
+"""The copy task (NTM paper, §4.1).
+
+A sequence of L random 8-bit vectors (L uniform in [min_length, max_length]) is shown, then a
+delimiter flag on its own input channel; the network must then write the sequence back, with
+no input, over the next L steps. Only those L output steps are scored.
+
+Layout for one example of length L (input channels: `bits` data bits, then the delimiter):
+
+    t        0 .. L-1        L            L+1 .. 2L
+    input    the vectors     delimiter    zeros
+    target   (not scored)    (not scored) the vectors
+
+Examples of different lengths share a batch: the batch lasts 2·max(L) + 1 steps, and the mask
+is 1 only on each example's own output steps.
+"""
+import numpy as np
+
+from .base import Batch, BitTask
+
+
+class CopyTask(BitTask):
+    name = "copy"
+    options = (("bits", 8, "random bits per vector"),
+               ("min_length", 1, "shortest training sequence"),
+               ("max_length", 20, "longest training sequence"))
+    default_model = "lstm"
+    train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1}}
+
+    def __init__(self, bits=8, min_length=1, max_length=20):
+        if not 1 <= min_length <= max_length:
+            raise ValueError(f"copy lengths need 1 <= min_length <= max_length, "
+                             f"got {min_length} and {max_length}")
+        self.config = {"bits": int(bits), "min_length": int(min_length),
+                       "max_length": int(max_length)}
+        self.input_size = bits + 1        # the data bits and the delimiter channel
+        self.output_size = bits
+
+    def sample(self, rng, batch_size, length=None):
+        """A batch of copy examples; `length` fixes every example's length (for evaluation)."""
+        c = self.config
+        bits = c["bits"]
+        if length is None:
+            lengths = rng.integers(c["min_length"], c["max_length"] + 1, size=batch_size)
+        else:
+            lengths = np.full(batch_size, int(length))
+        L = int(lengths.max())
+        T = 2 * L + 1
+        seq = rng.integers(0, 2, size=(L, batch_size, bits)).astype(np.float64)
+        t = np.arange(L)[:, None]                            # (L, 1)
+        valid = t < lengths[None, :]                         # (L, B): step t is in example b
+        seq *= valid[..., None]
+        cols = np.broadcast_to(np.arange(batch_size)[None, :], valid.shape)
+
+        x = np.zeros((T, batch_size, bits + 1))
+        x[:L, :, :bits] = seq                                # the vectors to remember
+        x[lengths, np.arange(batch_size), bits] = 1.0        # the delimiter, right after them
+        y = np.zeros((T, batch_size, bits))
+        mask = np.zeros((T, batch_size))
+        out_t = (lengths[None, :] + 1 + t)[valid]            # the output step of vector t
+        y[out_t, cols[valid]] = seq[valid]
+        mask[out_t, cols[valid]] = 1.0
+        return Batch(x=x, y=y, mask=mask)

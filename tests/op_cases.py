@@ -1,0 +1,90 @@
+"""The primitives under test, shared by the gradient checks and the CuPy parity tests.
+
+Each case is (forward, backward, inputs, extras): forward(*inputs.values(), **extras) ->
+(out, cache) and backward(dout, cache) -> one gradient per input. `extras` hold what is not
+differentiated (masks, labels, an axis).
+"""
+import numpy as np
+
+from ntm_scratch import losses, ops
+
+
+def _rng():
+    return np.random.default_rng(1234)
+
+
+def _affine():
+    r = _rng()
+    return ops.affine_forward, ops.affine_backward, {
+        "x": r.standard_normal((2, 3, 4)), "W": r.standard_normal((4, 5)),
+        "b": r.standard_normal(5)}, {}
+
+
+def _unary(fwd, bwd, scale=2.0):
+    def make():
+        return fwd, bwd, {"x": scale * _rng().standard_normal((3, 5))}, {}
+    return make
+
+
+def _softmax_masked():
+    mask = np.array([[1, 1, 0, 1, 0], [1, 0, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=bool)
+    return ops.softmax_forward, ops.softmax_backward, {
+        "x": 3 * _rng().standard_normal((3, 5))}, {"mask": mask}
+
+
+def _softmax_axis0():
+    return ops.softmax_forward, ops.softmax_backward, {
+        "x": 3 * _rng().standard_normal((4, 3))}, {"axis": 0}
+
+
+def _cosine(heads):
+    def make():
+        r = _rng()
+        k_shape = (2, 3, 4) if heads else (3, 4)
+        return ops.cosine_similarity_forward, ops.cosine_similarity_backward, {
+            "k": r.standard_normal(k_shape), "mem": r.standard_normal((k_shape[0], 6, 4))}, {}
+    return make
+
+
+def _sigmoid_ce():
+    r = _rng()
+    return losses.sigmoid_cross_entropy_forward, losses.sigmoid_cross_entropy_backward, {
+        "logits": 3 * r.standard_normal((4, 3, 5)), "targets": r.random((4, 3, 5))}, {
+        "mask": (r.random((4, 3, 1)) > 0.3).astype(float)}
+
+
+def _softmax_ce():
+    r = _rng()
+    return losses.softmax_cross_entropy_forward, losses.softmax_cross_entropy_backward, {
+        "logits": 3 * r.standard_normal((4, 3, 6))}, {
+        "labels": r.integers(0, 6, size=(4, 3)), "mask": (r.random((4, 3)) > 0.3).astype(float)}
+
+
+def _huber():
+    # Huber's second derivative jumps at |pred − target| = δ; every residual here stays at
+    # least 0.05 away from δ, so no central difference straddles the switch.
+    r = _rng()
+    delta = 1.0
+    target = r.standard_normal((4, 5))
+    a = r.uniform(0.05, 0.95, (4, 5)) * r.choice([-1, 1], (4, 5))
+    a[::2] = r.uniform(1.05, 3.0, (2, 5)) * r.choice([-1, 1], (2, 5))   # half of them beyond δ
+    assert np.all(np.abs(np.abs(a) - delta) >= 0.05)
+    return losses.huber_forward, losses.huber_backward, {
+        "pred": target + a, "target": target}, {"delta": delta}
+
+
+CASES = {
+    "affine": _affine,
+    "sigmoid": _unary(ops.sigmoid_forward, ops.sigmoid_backward),
+    "tanh": _unary(ops.tanh_forward, ops.tanh_backward),
+    "softmax": _unary(ops.softmax_forward, ops.softmax_backward, scale=3.0),
+    "softmax_axis0": _softmax_axis0,
+    "softmax_masked": _softmax_masked,
+    "softplus": _unary(ops.softplus_forward, ops.softplus_backward, scale=5.0),
+    "oneplus": _unary(ops.oneplus_forward, ops.oneplus_backward, scale=5.0),
+    "cosine_similarity": _cosine(heads=False),
+    "cosine_similarity_heads": _cosine(heads=True),
+    "sigmoid_cross_entropy": _sigmoid_ce,
+    "softmax_cross_entropy": _softmax_ce,
+    "huber": _huber,
+}

@@ -1,0 +1,146 @@
+"""Bad input gets one line on stderr and exit status 2, and never overwrites a file."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ntm_scratch.checkpoint import save_checkpoint
+from ntm_scratch.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--hidden", "4", "--layers", "1", "--max-length", "3", "--batch-size", "2",
+        "--eval-size", "2"]
+
+
+def run_cli(*args, env=None):
+    """run.py in a subprocess: the real exit status and stderr, with no traceback possible to hide."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, os.path.join(ROOT, "run.py"), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=120)
+
+
+def assert_one_line_error(code, err):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("run.py: error: ") and "Traceback" not in err
+
+
+def test_help_lists_the_tasks():
+    res = run_cli("--help")
+    assert res.returncode == 0 and "copy" in res.stdout
+
+
+BAD = {
+    "unknown task": ["nosuchtask"],
+    "no task": [],
+    "unknown model": ["copy", "--model", "gru"],
+    "zero steps": ["copy", "--steps", "0"],
+    "negative steps": ["copy", "--steps", "-3"],
+    "steps not a number": ["copy", "--steps", "ten"],
+    "fractional batch": ["copy", "--batch-size", "2.5"],
+    "zero batch": ["copy", "--batch-size", "0"],
+    "zero rate": ["copy", "--lr", "0"],
+    "negative rate": ["copy", "--lr", "-1e-3"],
+    "rate not a number": ["copy", "--lr", "fast"],
+    "rate nan": ["copy", "--lr", "nan"],
+    "zero hidden": ["copy", "--hidden", "0"],
+    "zero eval interval": ["copy", "--eval-every", "0"],
+    "negative seed": ["copy", "--seed", "-1"],
+    "lengths reversed": ["copy", "--min-length", "5", "--max-length", "3", *TINY[:4]],
+    "unknown backend": ["copy", "--backend", "tpu"],
+}
+
+
+@pytest.mark.parametrize("argv", BAD.values(), ids=BAD.keys())
+def test_bad_arguments(argv, capsys):
+    code = main(argv)
+    assert_one_line_error(code, capsys.readouterr().err)
+
+
+def test_bad_input_in_a_real_process_has_no_traceback():
+    res = run_cli("copy", "--steps", "0")
+    assert_one_line_error(res.returncode, res.stderr)
+    res = run_cli("copy", "--resume", "/no/such/checkpoint.npz")
+    assert_one_line_error(res.returncode, res.stderr)
+    assert "no checkpoint" in res.stderr
+
+
+def test_cupy_unavailable_says_how_to_install(capsys):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    code = main(["copy", *TINY, "--steps", "1", "--backend", "cupy"])
+    err = capsys.readouterr().err
+    assert_one_line_error(code, err)
+    assert "requirements-gpu.txt" in err and "cupy" in err.lower()
+    res = run_cli("copy", *TINY, "--steps", "1", env={"NTM_BACKEND": "cupy"})
+    assert_one_line_error(res.returncode, res.stderr)
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path, capsys):
+    assert_one_line_error(main(["copy", "--resume", str(tmp_path / "none.npz")]),
+                          capsys.readouterr().err)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert_one_line_error(main(["copy", "--resume", str(bad)]), capsys.readouterr().err)
+    assert bad.read_bytes() == b"PK\x03\x04 truncated"                 # left as it was
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """A real 2-step checkpoint of a tiny LSTM (hidden 4)."""
+    path = str(tmp_path / "run.npz")
+    assert main(["copy", *TINY, "--steps", "2", "--checkpoint", path]) == 0
+    capsys.readouterr()
+    return path
+
+
+def test_checkpoint_of_another_model_size_task_or_model(trained, tmp_path, capsys):
+    before = open(trained, "rb").read()
+    for argv in (["--hidden", "8"], ["--layers", "2"], ["--max-length", "9"]):
+        code = main(["copy", "--steps", "4", "--resume", trained, *argv])
+        err = capsys.readouterr().err
+        assert_one_line_error(code, err)
+        assert argv[0][2:] in err.replace("-", "_") or argv[0] in err
+    other = str(tmp_path / "other.npz")
+    save_checkpoint(other, {"w": np.zeros(2)}, {"t": np.asarray(0)},
+                    {"task": "priority-sort", "model": "lstm", "step": 1})
+    code = main(["copy", "--steps", "4", "--resume", other])
+    err = capsys.readouterr().err
+    assert_one_line_error(code, err)
+    assert "priority-sort" in err
+    assert open(trained, "rb").read() == before                    # nothing was written
+
+
+def test_a_checkpoint_whose_parameters_do_not_fit(trained, tmp_path, capsys):
+    from ntm_scratch.checkpoint import load_checkpoint
+    params, optim, meta = load_checkpoint(trained)
+    params["W0"] = params["W0"][:, :3]
+    forged = str(tmp_path / "forged.npz")
+    save_checkpoint(forged, params, optim, meta)
+    assert_one_line_error(main(["copy", "--steps", "4", "--resume", forged]),
+                          capsys.readouterr().err)
+
+
+def test_existing_files_are_never_overwritten(trained, capsys):
+    before = open(trained, "rb").read()
+    log = trained[:-4] + ".jsonl"
+    log_before = open(log).read()
+    code = main(["copy", *TINY, "--steps", "2", "--checkpoint", trained])
+    err = capsys.readouterr().err
+    assert_one_line_error(code, err)
+    assert "--resume" in err
+    assert open(trained, "rb").read() == before and open(log).read() == log_before
+
+
+def test_resume_past_its_steps_and_wrong_optimizer(trained, capsys):
+    assert_one_line_error(main(["copy", "--steps", "2", "--resume", trained]),
+                          capsys.readouterr().err)
+    assert_one_line_error(main(["copy", "--steps", "4", "--resume", trained,
+                                "--optimizer", "rmsprop"]), capsys.readouterr().err)
+    assert main(["copy", "--steps", "3", "--resume", trained]) == 0    # and a good resume works

@@ -1,0 +1,87 @@
+"""CuPy against NumPy: every primitive and the LSTM give the same values and gradients.
+
+Marked `gpu`: skipped where CuPy or a GPU is missing (see conftest.py). Both sides compute in
+float64 from the same host inputs, so they agree to roundoff.
+"""
+import numpy as np
+import pytest
+from op_cases import CASES
+
+from ntm_scratch.backend import to_host
+from ntm_scratch.gradcheck import random_like
+from ntm_scratch.lstm import LSTMModel
+from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
+
+pytestmark = pytest.mark.gpu
+RTOL, ATOL = 1e-9, 1e-11
+
+
+def _to(xp, value):
+    """Move a host array (or a nest of them) to xp; leave Python scalars alone."""
+    if isinstance(value, dict):
+        return {k: _to(xp, v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to(xp, v) for v in value)
+    if isinstance(value, np.ndarray):
+        return float(value) if value.ndim == 0 else xp.asarray(value)
+    return value
+
+
+def _flat(value):
+    if isinstance(value, dict):
+        return [a for k in sorted(value) for a in _flat(value[k])]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _flat(v)]
+    return [np.asarray(to_host(value))]
+
+
+def assert_same(a, b):
+    fa, fb = _flat(a), _flat(b)
+    assert len(fa) == len(fb)
+    for x, y in zip(fa, fb):
+        assert x.shape == y.shape
+        np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL)
+
+
+def run_op(xp, case):
+    forward, backward, inputs, extras = case
+    out, cache = forward(*_to(xp, list(inputs.values())), **_to(xp, extras))
+    dout = random_like(_flat(out) if isinstance(out, (tuple, dict)) else to_host(out),
+                       np.random.default_rng(0))
+    return out, backward(_to(xp, dout), cache)
+
+
+def run_lstm(xp, dtype=np.float64):
+    r = np.random.default_rng(0)
+    model = LSTMModel(5, 4, hidden=6, layers=2)
+    params = {k: v + 0.3 * r.standard_normal(v.shape) for k, v in
+              model.init_params(r, np.float64).items()}
+    x = r.standard_normal((7, 3, 5))
+    y = (r.random((7, 3, 4)) > 0.5).astype(float)
+    params, x, y = _to(xp, {k: v.astype(dtype) for k, v in params.items()}), \
+        xp.asarray(x, dtype=dtype), xp.asarray(y, dtype=dtype)
+    logits, cache = model.forward(params, x)
+    loss, lcache = sigmoid_cross_entropy_forward(logits, y)
+    dlogits, _ = sigmoid_cross_entropy_backward(1.0, lcache)
+    return (logits, loss), model.backward(dlogits, cache)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_primitive_matches_numpy(name):
+    import cupy
+    case = CASES[name]()
+    assert_same(run_op(np, case), run_op(cupy, case))
+
+
+def test_lstm_model_matches_numpy():
+    import cupy
+    assert_same(run_lstm(np), run_lstm(cupy))
+
+
+def test_lstm_model_float32_matches_numpy():
+    import cupy
+    (la, _), ga = run_lstm(np, np.float32)
+    (lb, _), gb = run_lstm(cupy, np.float32)
+    np.testing.assert_allclose(to_host(la), to_host(lb), rtol=1e-4, atol=1e-5)
+    for k in ga:
+        np.testing.assert_allclose(to_host(ga[k]), to_host(gb[k]), rtol=1e-3, atol=1e-4)
