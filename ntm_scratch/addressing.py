@@ -1,0 +1,144 @@
+"""NTM addressing (Graves, Wayne & Danihelka 2014, §3.3): from a key and four scalars to a weighting.
+
+    (5, 6) content:       w^c = softmax_i(β · K[k, M(i)])
+    (7)    interpolation: w^g = g·w^c + (1 − g)·w_prev
+    (8)    shift:         w̃(i) = Σ_j w^g(j) · s((i − j) mod N)
+    (9)    sharpening:    w = softmax(γ · log(w̃ + δ))       (log space, MATH.md)
+
+Each stage is a forward/backward pair. They work on a head axis: every array carries (B, H, ...)
+for H heads addressing one memory per example, so several heads cost one call. `address_forward`
+and `address_backward` chain the four with the single-head interface a reader studies:
+
+    memory (B, N, M); k (B, M); beta, g, gamma (B,); s (B, 2R+1) over shifts −R..+R;
+    w_prev and w (B, N)
+
+The inputs are the already-constrained values (β ≥ 0, g in (0, 1), s a distribution, γ ≥ 1);
+the activations that produce them live in the NTM's heads.
+"""
+import numpy as np
+
+from .backend import array_module
+from .ops import cosine_similarity_backward, cosine_similarity_forward, softmax_backward, softmax_forward
+
+SHARPEN_DELTA = 1e-12  # MATH.md: δ in log(w̃ + δ)
+
+
+# ----------------------------------------------------------------------------- (5, 6) content
+def content_forward(memory, k, beta):
+    """memory (B, N, M), k (B, H, M), beta (B, H)  ->  w^c (B, H, N)."""
+    K, cos_cache = cosine_similarity_forward(k, memory)      # (6) K[k, M(i)]
+    wc, sm_cache = softmax_forward(beta[..., None] * K)      # (5) softmax_i(β·K)
+    return wc, (K, beta, cos_cache, sm_cache)
+
+
+def content_backward(dwc, cache):
+    """Returns dmemory, dk, dbeta."""
+    K, beta, cos_cache, sm_cache = cache
+    dz = softmax_backward(dwc, sm_cache)                     # back through (5)'s softmax
+    dbeta = (dz * K).sum(axis=-1)                            # z = β·K
+    dk, dmemory = cosine_similarity_backward(dz * beta[..., None], cos_cache)   # back through (6)
+    return dmemory, dk, dbeta
+
+
+# ----------------------------------------------------------------------------- (7) interpolation
+def interpolate_forward(wc, g, w_prev):
+    """w^g = g·w^c + (1 − g)·w_prev;  wc, w_prev (B, H, N), g (B, H)."""
+    gg = g[..., None]
+    return gg * wc + (1.0 - gg) * w_prev, (wc, g, w_prev)
+
+
+def interpolate_backward(dwg, cache):
+    """Returns dwc, dg, dw_prev."""
+    wc, g, w_prev = cache
+    gg = g[..., None]
+    return gg * dwg, (dwg * (wc - w_prev)).sum(axis=-1), (1.0 - gg) * dwg
+
+
+# ----------------------------------------------------------------------------- (8) shift
+def _shift_index(N, S, sign):
+    """idx[d, i] = (i − sign·(d − R)) mod N, for the 2R+1 = S shift offsets d − R."""
+    R = (S - 1) // 2
+    offsets = np.arange(S) - R
+    return (np.arange(N)[None, :] - sign * offsets[:, None]) % N
+
+
+def shift_forward(wg, s):
+    """(8) circular convolution: w̃(i) = Σ_d s(d)·w^g((i − d) mod N), d = −R..R.
+
+    s(+1) moves the focus from row j to row j + 1 (MATH.md's direction).
+    wg (B, H, N), s (B, H, 2R+1)  ->  w̃ (B, H, N)
+    """
+    xp = array_module(wg)
+    N, S = wg.shape[-1], s.shape[-1]
+    idx = xp.asarray(_shift_index(N, S, +1))                 # (S, N)
+    rolled = wg[..., idx]                                    # (B, H, S, N): w^g((i − d) mod N)
+    w_tilde = (s[..., None] * rolled).sum(axis=-2)
+    return w_tilde, (s, rolled)
+
+
+def shift_backward(dw_tilde, cache):
+    """Returns dwg, ds."""
+    s, rolled = cache
+    xp = array_module(dw_tilde)
+    N, S = dw_tilde.shape[-1], s.shape[-1]
+    ds = (dw_tilde[..., None, :] * rolled).sum(axis=-1)      # ∂w̃(i)/∂s(d) = w^g((i − d) mod N)
+    back = xp.asarray(_shift_index(N, S, -1))                # w^g(j) reaches w̃((j + d) mod N)
+    dwg = (s[..., None] * dw_tilde[..., back]).sum(axis=-2)
+    return dwg, ds
+
+
+# ----------------------------------------------------------------------------- (9) sharpening
+def sharpen_forward(w_tilde, gamma):
+    """(9) w = w̃^γ / Σ w̃^γ, computed as softmax(γ·log(w̃ + δ)): no 0/0, no underflow.
+
+    w_tilde (B, H, N), gamma (B, H)  ->  w (B, H, N)
+    """
+    xp = array_module(w_tilde)
+    log_w = xp.log(w_tilde + SHARPEN_DELTA)
+    w, sm_cache = softmax_forward(gamma[..., None] * log_w)
+    return w, (w_tilde, gamma, log_w, sm_cache)
+
+
+def sharpen_backward(dw, cache):
+    """Returns dw_tilde, dgamma."""
+    w_tilde, gamma, log_w, sm_cache = cache
+    dz = softmax_backward(dw, sm_cache)                      # back through the softmax
+    dgamma = (dz * log_w).sum(axis=-1)                       # z = γ·log(w̃ + δ)
+    dw_tilde = dz * gamma[..., None] / (w_tilde + SHARPEN_DELTA)
+    return dw_tilde, dgamma
+
+
+# ----------------------------------------------------------------------------- the chain
+def heads_address_forward(memory, k, beta, g, s, gamma, w_prev):
+    """(5)–(9) for H heads at once: k (B, H, M); beta, g, gamma (B, H); s (B, H, S);
+    w_prev (B, H, N); memory (B, N, M)  ->  w (B, H, N)."""
+    wc, c1 = content_forward(memory, k, beta)                # (5, 6)
+    wg, c2 = interpolate_forward(wc, g, w_prev)              # (7)
+    w_tilde, c3 = shift_forward(wg, s)                       # (8)
+    w, c4 = sharpen_forward(w_tilde, gamma)                  # (9)
+    return w, (c1, c2, c3, c4)
+
+
+def heads_address_backward(dw, cache):
+    """Returns {'memory', 'k', 'beta', 'g', 's', 'gamma', 'w_prev'}, shaped as the inputs."""
+    c1, c2, c3, c4 = cache
+    dw_tilde, dgamma = sharpen_backward(dw, c4)              # (9)
+    dwg, ds = shift_backward(dw_tilde, c3)                   # (8)
+    dwc, dg, dw_prev = interpolate_backward(dwg, c2)         # (7)
+    dmemory, dk, dbeta = content_backward(dwc, c1)           # (5, 6)
+    return {"memory": dmemory, "k": dk, "beta": dbeta, "g": dg, "s": ds, "gamma": dgamma,
+            "w_prev": dw_prev}
+
+
+def address_forward(memory, k, beta, g, s, gamma, w_prev):
+    """One head's weighting from M_{t−1}, (5)–(9). Shapes: see the module docstring."""
+    head = lambda a: a[:, None]                              # add the head axis, H = 1
+    w, cache = heads_address_forward(memory, head(k), head(beta), head(g), head(s),
+                                     head(gamma), head(w_prev))
+    return w[:, 0], cache
+
+
+def address_backward(dw, cache):
+    """Gradients under the keys memory, k, beta, g, s, gamma, w_prev."""
+    grads = heads_address_backward(dw[:, None], cache)
+    return {k: (v if k == "memory" else v[:, 0]) for k, v in grads.items()}
