@@ -20,6 +20,9 @@ import numpy as np
 from .backend import to_host
 
 FORMAT = 1
+REQUIRED = {"task": str, "task_config": dict, "model": str, "model_config": dict,
+            "optimizer": dict, "train": dict, "step": int, "seqs": int, "wall": (int, float),
+            "rng_state": dict}
 
 
 class CheckpointError(Exception):
@@ -34,6 +37,9 @@ def save_checkpoint(path, params, optim_state, meta):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".npz.tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)                   # as an ordinary file would be, not 0600
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -43,6 +49,11 @@ def save_checkpoint(path, params, optim_state, meta):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)                                # make the rename itself durable
+    finally:
+        os.close(dir_fd)
 
 
 def load_checkpoint(path):
@@ -50,7 +61,10 @@ def load_checkpoint(path):
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):     # a bare .npy array, not an archive
+            raise ValueError("not an .npz archive")
+        with z:
             meta = json.loads(str(z["meta"]))
             params = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
             optim = {k[len("optim/"):]: z[k] for k in z.files if k.startswith("optim/")}
@@ -59,4 +73,9 @@ def load_checkpoint(path):
                               f"({exc.__class__.__name__}: {str(exc)[:80]})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not params:
         raise CheckpointError(f"{path} is not an ntm_scratch checkpoint of format {FORMAT}")
+    for key, kind in REQUIRED.items():
+        if not isinstance(meta.get(key), kind):
+            raise CheckpointError(f"{path} is damaged: its record lacks a valid {key!r}")
+    if "t" not in optim:
+        raise CheckpointError(f"{path} is damaged: it holds no optimiser state")
     return params, optim, meta

@@ -21,10 +21,11 @@ from . import backend
 from .backend import BackendError
 from .checkpoint import CheckpointError, load_checkpoint
 from .lstm import LSTMModel
+from .ntm import NTMModel
 from .optim import OPTIMIZERS, make_optimizer
 from .train import DTYPES, TrainConfig, TrainingError, train
 
-MODELS = {LSTMModel.name: LSTMModel}
+MODELS = {NTMModel.name: NTMModel, LSTMModel.name: LSTMModel}
 
 
 def _tasks():
@@ -58,6 +59,14 @@ def _number(cast, what, ok):
 positive_int = _number(int, "a positive integer", lambda v: v > 0)
 nonnegative_int = _number(int, "a whole number >= 0", lambda v: v >= 0)
 positive_float = _number(float, "a positive number", lambda v: math.isfinite(v) and v > 0)
+MAX_SIZE = 100_000
+size_int = _number(int, f"a positive integer up to {MAX_SIZE:,}", lambda v: 0 < v <= MAX_SIZE)
+
+
+def path_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a file path, got an empty string")
+    return text
 
 
 def _flag(name):
@@ -85,17 +94,16 @@ def add_train_arguments(p, task_cls):
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=list(MODELS), default=None,
                    help=f"which model to train (default: {task_cls.default_model})")
-    seen = set()
+    model_options = {}                               # an option several models share is one flag
     for model_cls in MODELS.values():
-        for opt, default, helptext in model_cls.options:
-            if opt not in seen:
-                seen.add(opt)
-                g.add_argument(_flag(opt), type=positive_int, default=None,
-                               help=f"{helptext} ({model_cls.name}; default {default})")
+        for opt, default, helptext, *choices in model_cls.options:
+            entry = model_options.setdefault(opt, (helptext, choices, []))
+            entry[2].append(f"{model_cls.name} {default}")
+    for opt, (helptext, choices, defaults) in model_options.items():
+        _add_option(g, opt, choices, f"{helptext} (default: {', '.join(defaults)})")
     g = p.add_argument_group(f"the {task_cls.name} task")
-    for opt, default, helptext in task_cls.options:
-        g.add_argument(_flag(opt), type=positive_int, default=None,
-                       help=f"{helptext} (default {default})")
+    for opt, default, helptext, *choices in task_cls.options:
+        _add_option(g, opt, choices, f"{helptext} (default {default})")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=positive_int, help="train until this many steps in all")
     g.add_argument("--batch-size", type=positive_int, help="sequences per step")
@@ -113,10 +121,18 @@ def add_train_arguments(p, task_cls):
     g = p.add_argument_group("files and device")
     g.add_argument("--backend", choices=list(backend.BACKENDS),
                    help="numpy (CPU) or cupy (GPU); default: $NTM_BACKEND, else numpy")
-    g.add_argument("--checkpoint", metavar="PATH",
+    g.add_argument("--checkpoint", metavar="PATH", type=path_arg,
                    help="where to write the checkpoint (.npz); its log goes beside it (.jsonl). "
                         "Default: runs/TASK-MODEL-seedS-TIME/checkpoint.npz")
-    g.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
+    g.add_argument("--resume", metavar="PATH", type=path_arg,
+                   help="continue the run saved in this checkpoint")
+
+
+def _add_option(group, opt, choices, helptext):
+    if choices:
+        group.add_argument(_flag(opt), choices=choices[0], default=None, help=helptext)
+    else:
+        group.add_argument(_flag(opt), type=size_int, default=None, help=helptext)
 
 
 # ----------------------------------------------------------------------------- resolving settings
@@ -129,7 +145,7 @@ def _resolve_config(kind, declared, args, saved):
     """{option: value} for a task or model: saved values (from a checkpoint) or the declared
     defaults, overridden by flags; a flag that contradicts a checkpoint is an error."""
     config = {}
-    for opt, default, _ in declared:
+    for opt, default, *_ in declared:
         given = getattr(args, opt, None)
         if saved is not None:
             if given is not None and given != saved.get(opt):
@@ -155,6 +171,9 @@ def _train_settings(args, task_cls, model_cls, meta):
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
         if given is not None:
+            if meta is not None and f.name in ("seed", "dtype") and given != meta["train"][f.name]:
+                raise CLIError(f"the checkpoint was trained with {f.name} {meta['train'][f.name]}; "
+                               f"a resumed run keeps it (got {_flag(f.name)} {given})")
             train_values[f.name] = given
     for k in ("lr", "clip_value", "clip_norm"):
         if getattr(args, k) is not None:
@@ -184,12 +203,31 @@ def _check_params_fit(params, model):
         raise CheckpointError("the checkpoint's parameters do not fit the model it names")
 
 
+def _checkpoint_path(args, task, model, seed):
+    """Where this run writes; refuses any path that would overwrite another run's files."""
+    path = args.checkpoint
+    if path is not None and not path.endswith(".npz"):
+        raise CLIError(f"--checkpoint must name a .npz file, got {path!r}")
+    continuing = args.resume is not None and (
+        path is None or os.path.abspath(path) == os.path.abspath(args.resume))
+    if continuing:
+        return args.resume                              # the resumed run's own files
+    if path is None:
+        path = os.path.join(_default_run_dir(task, model, seed), "checkpoint.npz")
+    for p in (path, log_path_for(path)):
+        if os.path.exists(p):
+            hint = "choose another --checkpoint" if args.resume is not None else \
+                f"pass --resume {path} to continue that run, or choose another --checkpoint"
+            raise CLIError(f"{p} already exists: {hint}")
+    return path
+
+
 # ----------------------------------------------------------------------------- commands
 def cmd_train(args):
     tasks = _tasks()
     task_cls = tasks[args.command]
     meta = resume = None
-    if args.resume:
+    if args.resume is not None:
         resume = load_checkpoint(args.resume)
         meta = resume[2]
         if meta.get("task") != task_cls.name:
@@ -202,9 +240,9 @@ def cmd_train(args):
             raise CheckpointError(f"{args.resume} holds an unknown model {meta.get('model')!r}")
     model_name = meta["model"] if meta else (args.model or task_cls.default_model)
     model_cls = MODELS[model_name]
-    own = {opt for opt, _, _ in model_cls.options}
+    own = {o[0] for o in model_cls.options}
     for other in MODELS.values():
-        for opt, _, _ in other.options:
+        for opt, *_ in other.options:
             if opt not in own and getattr(args, opt) is not None:
                 raise CLIError(f"{_flag(opt)} does not apply to the model {model_name}")
 
@@ -219,28 +257,20 @@ def cmd_train(args):
     else:
         backend.xp()
 
-    if resume:
-        checkpoint_path = args.checkpoint or args.resume
-        if args.checkpoint and os.path.exists(args.checkpoint) and \
-                os.path.abspath(args.checkpoint) != os.path.abspath(args.resume):
-            raise CLIError(f"{args.checkpoint} already exists; choose another --checkpoint")
-        if meta["step"] >= cfg.steps:
-            raise CLIError(f"{args.resume} is already at step {meta['step']}; "
-                           f"pass --steps larger than that to train on")
-    else:
-        checkpoint_path = args.checkpoint or os.path.join(
-            _default_run_dir(task_cls.name, model_name, cfg.seed), "checkpoint.npz")
-        for path in (checkpoint_path, log_path_for(checkpoint_path)):
-            if os.path.exists(path):
-                raise CLIError(f"{path} already exists: pass --resume {checkpoint_path} to continue "
-                               "that run, or choose another --checkpoint")
+    checkpoint_path = _checkpoint_path(args, task_cls.name, model_name, cfg.seed)
+    if resume and meta["step"] >= cfg.steps:
+        raise CLIError(f"{args.resume} is already at step {meta['step']}; "
+                       f"pass --steps larger than that to train on")
     log_path = log_path_for(checkpoint_path)
 
     try:
         task = task_cls(**task_config)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    model = model_cls(task.input_size, task.output_size, **model_config)
+    try:
+        model = model_cls(task.input_size, task.output_size, **model_config)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     if resume:
         _check_params_fit(resume[0], model)
     optimizer = make_optimizer(opt_values["name"], opt_values["lr"],
@@ -259,6 +289,14 @@ def main(argv=None):
         return cmd_train(args)
     except (CLIError, BackendError, CheckpointError) as exc:
         print("run.py: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    except OSError as exc:                              # a path that cannot be written or read
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"run.py: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("run.py: error: not enough memory for these sizes; choose smaller ones",
+              file=sys.stderr)
         return 2
     except TrainingError as exc:
         print("run.py: " + " ".join(str(exc).split()), file=sys.stderr)

@@ -46,6 +46,7 @@ def softmax_cross_entropy_forward(logits, labels, mask=None):
     mask: (...) 1 where the position counts. Uses log-sum-exp with max subtraction.
     """
     xp = array_module(logits)
+    labels = xp.asarray(labels)
     z = logits - logits.max(axis=-1, keepdims=True)
     logsumexp = xp.log(xp.exp(z).sum(axis=-1))
     picked = xp.take_along_axis(z, labels[..., None].astype(xp.int64), axis=-1)[..., 0]

@@ -15,9 +15,10 @@ def clip_by_value(grads, limit):
 
 
 def global_norm(grads):
-    """√(Σ_k ‖g_k‖²), a 0-d array on the gradients' device (no host sync)."""
+    """√(Σ_k ‖g_k‖²) summed in float64 (float32 overflows near 1e19), a 0-d array on the
+    gradients' device (no host sync)."""
     xp = array_module(*grads.values())
-    return xp.sqrt(sum((g * g).sum() for g in grads.values()))
+    return xp.sqrt(sum(xp.square(g, dtype=xp.float64).sum() for g in grads.values()))
 
 
 def clip_by_global_norm(grads, max_norm):
@@ -25,7 +26,7 @@ def clip_by_global_norm(grads, max_norm):
     norm = global_norm(grads)
     xp = array_module(norm)
     scale = xp.minimum(1.0, max_norm / (norm + 1e-12))
-    return {k: g * scale.astype(g.dtype) for k, g in grads.items()}, norm
+    return {k: (g * scale).astype(g.dtype) for k, g in grads.items()}, norm
 
 
 class Optimizer:

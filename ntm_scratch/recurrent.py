@@ -43,7 +43,7 @@ def sequence_backward(step_backward, dys, dstate, caches):
             if k in dparams:
                 dparams[k] += v
             else:
-                dparams[k] = v
+                dparams[k] = v.copy()                    # our own buffer, never the step's
     return xp.stack(dxs), dstate, dparams
 
 

@@ -7,10 +7,13 @@
 Determinism: the parameters come from default_rng(seed), the training data from
 default_rng([seed, 1]) and each evaluation from default_rng([seed, 2, step]), all on the host.
 A checkpoint saves the data RNG's state with the parameters and the optimiser's slots, so a run
-resumed from it continues exactly as the uninterrupted run would have (same losses, bit for bit).
+resumed from it continues exactly as the uninterrupted run would have (same losses, bit for bit,
+and the same log lines: the partly summed log window is saved too). A step logged twice (after a
+crash, the steps since the last checkpoint are trained and logged again) is read from its last line.
 
 The metrics log is JSON lines, appended to and flushed line by line:
-    {"kind": "train", "step", "seqs", "loss", <task metrics>, "wall"}   means over the last steps
+    {"kind": "train", "step", "seqs", "loss", <task metrics>, "wall"}   means over the log_every
+                                                     steps ending at a multiple of log_every
     {"kind": "eval",  "step", "seqs", "loss", <task metrics>, "wall"}   on fresh sequences
     {"kind": "event", "event": "start" | "resume" | "solved" | "nan" | "done", "step", ...}
 """
@@ -78,52 +81,51 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
     """Train `model` on `task`; returns a summary dict.
 
     resume: None for a fresh run, else (params, optim_state, meta) from load_checkpoint.
-    Raises TrainingError if the loss stops being finite (the last good checkpoint is kept).
+    Raises TrainingError if the loss or the parameters stop being finite; the last good
+    checkpoint is kept, and the message names it.
     """
     dtype = DTYPES[cfg.dtype]
     if resume is None:
         params = backend.to_device(model.init_params(np.random.default_rng(cfg.seed), dtype))
         rng = np.random.default_rng([cfg.seed, 1])
-        step, seqs, wall0 = 0, 0, 0.0
+        step, seqs, wall0, window = 0, 0, 0.0, {}
     else:
         host_params, optim_state, meta = resume
         params = backend.to_device(host_params, dtype)
-        optimizer.load_state_dict(optim_state, backend.to_device)
+        optimizer.load_state_dict(optim_state, lambda a: backend.to_device(a, dtype))
         rng = np.random.default_rng()
         rng.bit_generator.state = meta["rng_state"]
         step, seqs, wall0 = meta["step"], meta["seqs"], meta["wall"]
-
+        window = meta.get("log_window", {})             # the log line in progress
     t0 = time.monotonic()
     wall = lambda: wall0 + time.monotonic() - t0
-    last_good = {"step": None}
+    last_good = {"step": step if resume else None}
+    result = {"solved": False, "eval": None}
 
-    def checkpoint(extra=None):
+    def stop(what):
+        write({"kind": "event", "event": "nan", "step": step, "wall": wall()})
+        raise TrainingError(f"{what}; training stopped and the last good checkpoint "
+                            f"(step {last_good['step']}) is kept at {checkpoint_path}")
+
+    def checkpoint(extra):
         if not _all_finite(params):                     # never replace a good one with NaN
-            return
+            stop(f"the parameters stopped being finite by step {step}")
         meta = {"task": task.name, "task_config": task.config,
                 "model": model.name, "model_config": model.config,
                 "optimizer": optimizer.config(), "train": asdict(cfg),
                 "step": step, "seqs": seqs, "wall": wall(), "backend": backend.name(),
-                "rng_state": rng.bit_generator.state}
-        meta.update(extra or {})
+                "rng_state": rng.bit_generator.state,
+                "log_window": {k: backend.scalar(v) for k, v in window.items()}}
+        meta.update(extra)
         save_checkpoint(checkpoint_path, params, optimizer.state_dict(), meta)
         last_good["step"] = step
 
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    log = open(log_path, "a", buffering=1)
-
-    def write(record):
-        log.write(json.dumps(record) + "\n")
-
-    write({"kind": "event", "event": "resume" if resume else "start", "step": step,
-           "task": task.name, "model": model.name, "config": asdict(cfg),
-           "optimizer": optimizer.config(), "backend": backend.name()})
-    result = {"solved": False, "eval": None}
-
     def evaluate_and_checkpoint():
-        """Evaluate on fresh sequences, log, checkpoint; returns the line's text."""
+        """Evaluate on fresh sequences, log, checkpoint; returns the progress line's part."""
         ev = evaluate(task, model, params, np.random.default_rng([cfg.seed, 2, step]),
                       cfg.eval_size)
+        if not math.isfinite(ev["loss"]):
+            stop(f"the evaluation loss became {ev['loss']} at step {step}")
         write({"kind": "eval", "step": step, "seqs": seqs, **ev, "wall": wall()})
         result["eval"] = ev
         checkpoint({"eval": ev})
@@ -133,15 +135,25 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                    "wall": wall(), task.metric: ev[task.metric]})
         return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in task.report)
 
-    print(f"{task.name}/{model.name}: training steps {step + 1}..{cfg.steps}, batch "
-          f"{cfg.batch_size}, {optimizer.name} lr {optimizer.lr:g}, backend {backend.name()}; "
-          f"log {log_path}", file=out, flush=True)
-    if resume is None:                                  # step 0: the untrained baseline, and a
-        print(f"step 0  {evaluate_and_checkpoint()}", file=out, flush=True)   # good checkpoint
-    else:
-        last_good["step"] = step
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    log = open(log_path, "a", buffering=1)
+    write = lambda record: log.write(json.dumps(record) + "\n")
+    try:
+        write({"kind": "event", "event": "resume" if resume else "start", "step": step,
+               "task": task.name, "model": model.name, "config": asdict(cfg),
+               "optimizer": optimizer.config(), "backend": backend.name()})
+        print(f"{task.name}/{model.name}: training steps {step + 1}..{cfg.steps}, batch "
+              f"{cfg.batch_size}, {optimizer.name} lr {optimizer.lr:g}, backend "
+              f"{backend.name()}; log {log_path}", file=out, flush=True)
+        if resume is None:                              # step 0: the untrained baseline, and a
+            print(f"step 0  {evaluate_and_checkpoint()}", file=out, flush=True)  # first checkpoint
+    except BaseException:
+        log.close()
+        if resume is None and last_good["step"] is None:
+            os.unlink(log_path)                         # a fresh run that never started: no trace
+        raise
 
-    window, n_window, train_line = {}, 0, None
+    train_line = None
     last_print = time.monotonic()
     rate_mark = (time.monotonic(), seqs)
     try:
@@ -151,23 +163,23 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             loss, dlogits, metrics = task.loss(logits, batch)
             loss_value = backend.scalar(loss)
             if not math.isfinite(loss_value):
-                write({"kind": "event", "event": "nan", "step": step + 1, "wall": wall()})
-                raise TrainingError(
-                    f"the loss became {loss_value} at step {step + 1}; training stopped and the "
-                    f"last good checkpoint (step {last_good['step']}) is kept at {checkpoint_path}")
+                step += 1
+                stop(f"the loss became {loss_value} at step {step}")
             grads = model.backward(dlogits, cache)
             optimizer.step(params, grads)
             step += 1
             seqs += cfg.batch_size
 
+            # a train line averages the steps since the last multiple of log_every
             window["loss"] = window.get("loss", 0.0) + loss_value
             for k, v in metrics.items():
                 window[k] = window.get(k, 0.0) + v       # stays on the device until logged
-            n_window += 1
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                train_line = {k: backend.scalar(v) / n_window for k, v in window.items()}
+            window["n"] = window.get("n", 0) + 1
+            if step % cfg.log_every == 0:
+                n = window.pop("n")
+                train_line = {k: backend.scalar(v) / n for k, v in window.items()}
                 write({"kind": "train", "step": step, "seqs": seqs, **train_line, "wall": wall()})
-                window, n_window = {}, 0
+                window = {}
 
             is_eval = step % cfg.eval_every == 0 or step == cfg.steps
             if is_eval or time.monotonic() - last_print > 10:
@@ -177,7 +189,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                 eta = (cfg.steps - step) * cfg.batch_size / max(rate, 1e-9)
                 parts = [f"step {step}/{cfg.steps}", f"seqs {seqs:,}"]
                 if train_line:
-                    parts.append("train " + " ".join(f"{k} {train_line[k]:.2f}" for k in task.report))
+                    parts.append("train " + " ".join(f"{k} {train_line[k]:.2f}"
+                                                     for k in task.report))
                 if is_eval:
                     parts.append(evaluate_and_checkpoint())
                 parts.append(f"{rate:,.1f} seq/s  ETA {_fmt_time(eta)}")

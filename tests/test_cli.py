@@ -10,7 +10,7 @@ from ntm_scratch.checkpoint import save_checkpoint
 from ntm_scratch.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--hidden", "4", "--layers", "1", "--max-length", "3", "--batch-size", "2",
+TINY = ["--model", "lstm", "--hidden", "4", "--layers", "1", "--max-length", "3", "--batch-size", "2",
         "--eval-size", "2"]
 
 
@@ -107,9 +107,10 @@ def test_checkpoint_of_another_model_size_task_or_model(trained, tmp_path, capsy
         err = capsys.readouterr().err
         assert_one_line_error(code, err)
         assert argv[0][2:] in err.replace("-", "_") or argv[0] in err
+    from ntm_scratch.checkpoint import load_checkpoint
+    params, optim, meta = load_checkpoint(trained)
     other = str(tmp_path / "other.npz")
-    save_checkpoint(other, {"w": np.zeros(2)}, {"t": np.asarray(0)},
-                    {"task": "priority-sort", "model": "lstm", "step": 1})
+    save_checkpoint(other, params, optim, dict(meta, task="priority-sort"))
     code = main(["copy", "--steps", "4", "--resume", other])
     err = capsys.readouterr().err
     assert_one_line_error(code, err)
@@ -144,3 +145,53 @@ def test_resume_past_its_steps_and_wrong_optimizer(trained, capsys):
     assert_one_line_error(main(["copy", "--steps", "4", "--resume", trained,
                                 "--optimizer", "rmsprop"]), capsys.readouterr().err)
     assert main(["copy", "--steps", "3", "--resume", trained]) == 0    # and a good resume works
+
+
+def test_damaged_checkpoints_and_bare_arrays(trained, tmp_path, capsys):
+    from ntm_scratch.checkpoint import load_checkpoint
+    params, optim, meta = load_checkpoint(trained)
+    for key in ("rng_state", "train", "step", "model_config"):
+        broken = str(tmp_path / f"no-{key}.npz")
+        save_checkpoint(broken, params, optim, {k: v for k, v in meta.items() if k != key})
+        assert_one_line_error(main(["copy", "--steps", "9", "--resume", broken]),
+                              capsys.readouterr().err)
+    np.save(tmp_path / "array.npy", np.ones(3))
+    assert_one_line_error(main(["copy", "--resume", str(tmp_path / "array.npy")]),
+                          capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["--checkpoint", ""], ["--resume", ""], ["--hidden", "99999999999"],
+                                  ["--max-length", "1000000000"], ["--checkpoint", "/dev/null/x.npz"],
+                                  ["--checkpoint", "notes.jsonl"]],
+                         ids=["empty checkpoint", "empty resume", "huge hidden", "huge length",
+                              "unwritable path", "not an npz"])
+def test_more_bad_paths_and_sizes(argv, capsys):
+    assert_one_line_error(main(["copy", *TINY, "--steps", "1", *argv]), capsys.readouterr().err)
+
+
+def test_resume_into_a_new_checkpoint_never_touches_another_runs_log(trained, tmp_path, capsys):
+    target = tmp_path / "new.npz"
+    (tmp_path / "new.jsonl").write_text("another run's log\n")
+    code = main(["copy", "--steps", "4", "--resume", trained, "--checkpoint", str(target)])
+    assert_one_line_error(code, capsys.readouterr().err)
+    assert (tmp_path / "new.jsonl").read_text() == "another run's log\n" and not target.exists()
+    assert main(["copy", "--steps", "4", "--resume", trained,
+                 "--checkpoint", str(tmp_path / "branch.npz")]) == 0      # a fresh name works
+
+
+def test_resume_refuses_another_seed_or_dtype(trained, capsys):
+    for argv in (["--seed", "5"], ["--dtype", "float64"]):
+        assert_one_line_error(main(["copy", "--steps", "4", "--resume", trained, *argv]),
+                              capsys.readouterr().err)
+
+
+def test_a_run_that_fails_to_start_leaves_no_log(tmp_path, capsys, monkeypatch):
+    import ntm_scratch.train as train_module
+
+    def no_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(train_module, "save_checkpoint", no_disk)
+    path = tmp_path / "run.npz"
+    assert_one_line_error(main(["copy", *TINY, "--steps", "2", "--checkpoint", str(path)]),
+                          capsys.readouterr().err)
+    assert not path.exists() and not (tmp_path / "run.jsonl").exists()

@@ -13,8 +13,8 @@ from ntm_scratch.optim import RMSPropGraves
 from ntm_scratch.train import TrainConfig, TrainingError, train
 from tasks.copy import CopyTask
 
-TINY = ["--hidden", "8", "--layers", "1", "--max-length", "4", "--batch-size", "4",
-        "--eval-size", "8", "--log-every", "1"]
+TINY = ["--model", "lstm", "--hidden", "8", "--layers", "1", "--max-length", "4",
+        "--batch-size", "4", "--eval-size", "8"]
 
 
 def read_log(path):
@@ -27,17 +27,20 @@ def train_losses(path):
     return {r["step"]: r["loss"] for r in read_log(path) if r["kind"] == "train"}
 
 
-def test_resumed_run_reproduces_the_uninterrupted_losses_exactly(tmp_path, capsys):
-    full, part = str(tmp_path / "full.npz"), str(tmp_path / "part.npz")
+@pytest.mark.parametrize("log_every", [1, 4])
+def test_resumed_run_reproduces_the_uninterrupted_losses_exactly(tmp_path, capsys, log_every):
+    """Stop at step 3 (a checkpoint), resume to 8: every log line and parameter equals the
+    uninterrupted run's, for both optimisers, also when a log window spans the resume."""
     for opt in ("rmsprop", "adam"):
         full, part = str(tmp_path / f"full-{opt}.npz"), str(tmp_path / f"part-{opt}.npz")
-        common = ["copy", *TINY, "--optimizer", opt, "--lr", "0.01", "--eval-every", "3", "--seed", "7"]
+        common = ["copy", *TINY, "--optimizer", opt, "--lr", "0.01", "--eval-every", "3",
+                  "--seed", "7", "--log-every", str(log_every)]
         assert main(common + ["--steps", "8", "--checkpoint", full]) == 0
         assert main(common + ["--steps", "3", "--checkpoint", part]) == 0
         assert load_checkpoint(part)[2]["step"] == 3
         assert main(["copy", "--steps", "8", "--resume", part]) == 0
         a, b = train_losses(full[:-4] + ".jsonl"), train_losses(part[:-4] + ".jsonl")
-        assert sorted(a) == sorted(b) == list(range(1, 9))
+        assert sorted(a) == sorted(b) == list(range(log_every, 9, log_every))
         assert all(a[s] == b[s] for s in a), (opt, a, b)           # bit for bit
         pa, _, ma = load_checkpoint(full)
         pb, _, mb = load_checkpoint(part)
@@ -74,7 +77,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(TrainingError) as info:
         train(task, model, RMSPropGraves(), cfg, path, log, out=open(os.devnull, "w"))
     message = str(info.value)
-    assert "step 6" in message and "step 4" in message and path in message
+    assert "at step 6" in message and "(step 4)" in message and path in message
     params, _, meta = load_checkpoint(path)
     assert meta["step"] == 4 and all(np.all(np.isfinite(v)) for v in params.values())
     assert read_log(log)[-1]["event"] == "nan"
@@ -91,14 +94,22 @@ def test_nan_parameters_are_never_written_over_a_good_checkpoint(tmp_path):
             super().step(params, grads)
             if self.t == 2:
                 params["W_y"][0, 0] = np.nan                     # the loss is still finite here
-    train(task, model, PoisonOnSecondStep(), cfg, path, log, out=open(os.devnull, "w"))
+    with pytest.raises(TrainingError) as info:                  # and the run says so
+        train(task, model, PoisonOnSecondStep(), cfg, path, log, out=open(os.devnull, "w"))
+    assert "stopped" in str(info.value) and "(step 1)" in str(info.value)
     params, _, meta = load_checkpoint(path)
     assert meta["step"] == 1 and np.all(np.isfinite(params["W_y"]))
 
 
+def complete_meta(step):
+    """A complete checkpoint record (load_checkpoint refuses one with keys missing)."""
+    return {"task": "copy", "task_config": {}, "model": "lstm", "model_config": {},
+            "optimizer": {}, "train": {}, "step": step, "seqs": 0, "wall": 0.0, "rng_state": {}}
+
+
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     path = str(tmp_path / "c.npz")
-    save_checkpoint(path, {"w": np.ones(3)}, {"t": np.asarray(1)}, {"step": 1})
+    save_checkpoint(path, {"w": np.ones(3)}, {"t": np.asarray(1)}, complete_meta(1))
     before = open(path, "rb").read()
 
     def crash(f, **arrays):
@@ -106,7 +117,7 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
     monkeypatch.setattr(ckpt.np, "savez", crash)
     with pytest.raises(OSError):
-        save_checkpoint(path, {"w": np.zeros(3)}, {"t": np.asarray(2)}, {"step": 2})
+        save_checkpoint(path, {"w": np.zeros(3)}, {"t": np.asarray(2)}, complete_meta(2))
     assert open(path, "rb").read() == before                    # the old one, whole
     assert os.listdir(tmp_path) == ["c.npz"]                    # no temporary left behind
     params, _, meta = load_checkpoint(path)
@@ -129,7 +140,7 @@ def test_a_small_lstm_learns_short_copies(tmp_path, capsys):
     """The loop trains: the evaluation cost of a small LSTM on copies of length 1–3 falls to
     under half of the untrained model's (step 0) in 200 steps."""
     path = str(tmp_path / "c.npz")
-    assert main(["copy", "--hidden", "64", "--layers", "1", "--max-length", "3",
+    assert main(["copy", "--model", "lstm", "--hidden", "64", "--layers", "1", "--max-length", "3",
                  "--batch-size", "32", "--steps", "200", "--eval-every", "50", "--eval-size", "256",
                  "--lr", "0.01", "--checkpoint", path]) == 0
     evals = [r for r in read_log(path[:-4] + ".jsonl") if r["kind"] == "eval"]

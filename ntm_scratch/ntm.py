@@ -1,0 +1,252 @@
+"""The Neural Turing Machine (Graves, Wayne & Danihelka 2014, arXiv 1410.5401).
+
+One time step, as a cell for the shared BPTT driver (`recurrent.py`):
+
+    controller input    [x_t; r_{t−1}]             (every read vector of the last step)
+    controller          h_t = LSTM or tanh layer
+    head parameters     z = W_head·h_t + b_head, then per head (MATH.md):
+                        k linear, β = softplus, g = σ, s = softmax over 2R+1 shifts,
+                        γ = 1 + softplus; write heads also e = σ (erase) and a = tanh (add)
+    write               every write head addresses M_{t−1} (5)–(9), then erase (3) and add (4)
+    read                every read head addresses M_t (5)–(9) and reads r_t (2)
+    output              the cell emits [h_t; r_t]; the model maps it to y_t = W_y·[h_t; r_t] + b_y
+
+State: the controller's ('h', 'c' for an LSTM), the memory 'M' (B, N, M), the reads 'r'
+(B, Hr, M) and the weightings 'wr' (B, Hr, N) and 'ww' (B, Hw, N).
+
+Initial state: the memory is a constant 1e-6 (default; Collier & Beel 2018), learned (`M0`), or a
+fixed random matrix drawn from `memory_seed`; the weightings are softmax(w_init) of a learned bias;
+the reads r_init are learned. All are broadcast over the batch, so their gradients are sums.
+"""
+import numpy as np
+
+from .addressing import heads_address_backward, heads_address_forward
+from .backend import array_module, to_host
+from .lstm import lstm_init, lstm_initial_state, lstm_initial_state_backward
+from .lstm import lstm_step_backward, lstm_step_forward
+from .memory import read_backward, read_forward, write_backward, write_forward
+from .ops import (affine_backward, affine_forward, sigmoid, softmax_backward, softmax_forward,
+                  softplus)
+from .recurrent import sequence_backward, sequence_forward, zeros_like_state
+
+MEMORY_CONSTANT = 1e-6
+ADDRESS_KEYS = ("k", "beta", "g", "s", "gamma")
+
+
+def head_activations_forward(z, M, S, write):
+    """Split one group of heads' pre-activations and constrain each part.
+
+    z: (B, H, L) with, per head, [k (M), β, g, s (S), γ] and, for write heads, [e (M), a (M)].
+    Returns a dict of the constrained values (k (B, H, M), beta (B, H), ...) and the cache.
+    """
+    xp = array_module(z)
+    p = {"k": z[..., :M],                                        # key: linear
+         "beta": softplus(z[..., M]),                            # β = softplus ≥ 0
+         "g": sigmoid(z[..., M + 1])}                            # g = σ in (0, 1)
+    p["s"], s_cache = softmax_forward(z[..., M + 2:M + 2 + S])   # s: a distribution over shifts
+    p["gamma"] = 1.0 + softplus(z[..., M + 2 + S])               # γ = 1 + softplus ≥ 1
+    if write:
+        p["e"] = sigmoid(z[..., M + 3 + S:2 * M + 3 + S])        # erase in (0, 1)
+        p["a"] = xp.tanh(z[..., 2 * M + 3 + S:])                 # add in (−1, 1)
+    return p, (z, p, s_cache, M, S, write)
+
+
+def head_activations_backward(dp, cache):
+    """dp: gradients of the constrained values (same keys). Returns dz (B, H, L)."""
+    z, p, s_cache, M, S, write = cache
+    xp = array_module(z)
+    parts = [dp["k"],
+             (dp["beta"] * sigmoid(z[..., M]))[..., None],       # softplus' = σ
+             (dp["g"] * p["g"] * (1.0 - p["g"]))[..., None],
+             softmax_backward(dp["s"], s_cache),
+             (dp["gamma"] * sigmoid(z[..., M + 2 + S]))[..., None]]
+    if write:
+        parts += [dp["e"] * p["e"] * (1.0 - p["e"]),
+                  dp["a"] * (1.0 - p["a"] * p["a"])]
+    return xp.concatenate(parts, axis=-1)
+
+
+class NTMModel:
+    """The NTM as a sequence model: forward(params, x (T, B, D)) -> (logits (T, B, O), cache);
+    backward(dlogits, cache) -> grads with the keys of params.
+
+    Parameter keys: the controller's (W0, b0, h_init, c_init for an LSTM; W_ff, b_ff for a
+    feed-forward one), W_head, b_head, W_y, b_y, w_init (Hr + Hw, N), r_init (Hr, M), and M0
+    (N, M) when the memory is learned.
+    """
+
+    name = "ntm"
+    options = (("hidden", 100, "hidden units: the NTM controller's, or each LSTM layer's"),
+               ("controller", "lstm", "controller network", ("lstm", "ff")),
+               ("memory_rows", 128, "memory locations N"),
+               ("memory_width", 20, "memory word size M"),
+               ("read_heads", 1, "read heads"),
+               ("write_heads", 1, "write heads"),
+               ("shift_range", 1, "shifts -R..R the heads can make"),
+               ("memory_init", "constant", "initial memory", ("constant", "learned", "random")))
+    train_defaults = {"optimizer": "rmsprop", "lr": 1e-4, "clip_value": 10.0, "batch_size": 1}
+
+    def __init__(self, input_size, output_size, hidden=100, controller="lstm", memory_rows=128,
+                 memory_width=20, read_heads=1, write_heads=1, shift_range=1,
+                 memory_init="constant", memory_seed=0):
+        if controller not in ("lstm", "ff"):
+            raise ValueError(f"controller must be 'lstm' or 'ff', not {controller!r}")
+        if memory_init not in ("constant", "learned", "random"):
+            raise ValueError(f"memory_init must be constant, learned or random, not {memory_init!r}")
+        if read_heads < 1 or write_heads < 1:
+            raise ValueError("the NTM needs at least one read head and one write head")
+        self.config = {"input_size": int(input_size), "output_size": int(output_size),
+                       "hidden": int(hidden), "controller": controller,
+                       "memory_rows": int(memory_rows), "memory_width": int(memory_width),
+                       "read_heads": int(read_heads), "write_heads": int(write_heads),
+                       "shift_range": int(shift_range), "memory_init": memory_init,
+                       "memory_seed": int(memory_seed)}
+        c = self.config
+        self.N, self.M, self.H = c["memory_rows"], c["memory_width"], c["hidden"]
+        self.Hr, self.Hw, self.S = c["read_heads"], c["write_heads"], 2 * c["shift_range"] + 1
+        self.read_len = self.M + 3 + self.S                      # per read head: k β g s γ
+        self.write_len = self.read_len + 2 * self.M              # and e, a
+        self.lstm = controller == "lstm"
+
+    # ------------------------------------------------------------------------- parameters
+    def init_params(self, rng, dtype=np.float32):
+        c = self.config
+        H, N, M = self.H, self.N, self.M
+        d_in = c["input_size"] + self.Hr * M
+        if self.lstm:
+            params = lstm_init(d_in, H, layers=1, rng=rng, dtype=dtype)
+        else:
+            params = {"W_ff": rng.standard_normal((d_in, H)) / np.sqrt(d_in),
+                      "b_ff": np.zeros(H)}
+        P = self.Hr * self.read_len + self.Hw * self.write_len
+        params["W_head"] = rng.standard_normal((H, P)) / np.sqrt(H)
+        params["b_head"] = np.zeros(P)
+        out_in = H + self.Hr * M
+        params["W_y"] = rng.standard_normal((out_in, c["output_size"])) / np.sqrt(out_in)
+        params["b_y"] = np.zeros(c["output_size"])
+        params["w_init"] = np.zeros((self.Hr + self.Hw, N))
+        params["r_init"] = 0.1 * rng.standard_normal((self.Hr, M))
+        if c["memory_init"] == "learned":
+            params["M0"] = np.full((N, M), MEMORY_CONSTANT)
+        return {k: v.astype(dtype) for k, v in params.items()}
+
+    def _memory0(self, params, B):
+        xp = array_module(params["W_y"])
+        dtype = params["W_y"].dtype
+        init = self.config["memory_init"]
+        if init == "learned":
+            M0 = params["M0"]
+        elif init == "random":                                  # fixed by the config's seed
+            rng = np.random.default_rng(self.config["memory_seed"])
+            M0 = xp.asarray(rng.uniform(-0.1, 0.1, (self.N, self.M)), dtype=dtype)
+        else:
+            M0 = xp.full((self.N, self.M), MEMORY_CONSTANT, dtype=dtype)
+        return xp.broadcast_to(M0, (B, self.N, self.M)).copy()
+
+    def initial_state(self, params, B):
+        xp = array_module(params["W_y"])
+        w0, w_cache = softmax_forward(params["w_init"])        # (Hr + Hw, N)
+        state = lstm_initial_state(params, B) if self.lstm else {}
+        state["M"] = self._memory0(params, B)
+        state["r"] = xp.broadcast_to(params["r_init"], (B, self.Hr, self.M)).copy()
+        state["wr"] = xp.broadcast_to(w0[:self.Hr], (B, self.Hr, self.N)).copy()
+        state["ww"] = xp.broadcast_to(w0[self.Hr:], (B, self.Hw, self.N)).copy()
+        return state, w_cache
+
+    def initial_state_backward(self, dstate, w_cache):
+        xp = array_module(dstate["M"])
+        grads = lstm_initial_state_backward(dstate) if self.lstm else {}
+        if self.config["memory_init"] == "learned":
+            grads["M0"] = dstate["M"].sum(axis=0)
+        grads["r_init"] = dstate["r"].sum(axis=0)
+        dw0 = xp.concatenate([dstate["wr"].sum(axis=0), dstate["ww"].sum(axis=0)])
+        grads["w_init"] = softmax_backward(dw0, w_cache)
+        return grads
+
+    # ------------------------------------------------------------------------- one step
+    def step_forward(self, x, state, params):
+        xp = array_module(x)
+        B, M = x.shape[0], self.M
+        ctrl_in = xp.concatenate([x, state["r"].reshape(B, -1)], axis=1)   # [x_t; r_{t−1}]
+        if self.lstm:
+            ctrl_state, h, ctrl_cache = lstm_step_forward(
+                ctrl_in, {"h": state["h"], "c": state["c"]}, params)
+        else:
+            h = xp.tanh(ctrl_in @ params["W_ff"] + params["b_ff"])
+            ctrl_state, ctrl_cache = {}, ctrl_in
+        z = h @ params["W_head"] + params["b_head"]                        # head parameters
+        split = self.Hr * self.read_len
+        rp, r_act = head_activations_forward(z[:, :split].reshape(B, self.Hr, -1), M, self.S, False)
+        wp, w_act = head_activations_forward(z[:, split:].reshape(B, self.Hw, -1), M, self.S, True)
+        # writes address M_{t−1} (5)–(9), then erase (3) and add (4)
+        ww, w_addr = heads_address_forward(state["M"], *(wp[k] for k in ADDRESS_KEYS), state["ww"])
+        memory, w_mem = write_forward(state["M"], ww, wp["e"], wp["a"])
+        # reads address M_t (5)–(9) and read (2)
+        wr, r_addr = heads_address_forward(memory, *(rp[k] for k in ADDRESS_KEYS), state["wr"])
+        r, r_mem = read_forward(memory, wr)
+        out = xp.concatenate([h, r.reshape(B, -1)], axis=1)               # [h_t; r_t]
+        new_state = dict(ctrl_state, M=memory, r=r, wr=wr, ww=ww)
+        cache = {"params": params, "ctrl": ctrl_cache, "h": h, "D": x.shape[1],
+                 "r_act": r_act, "w_act": w_act, "w_addr": w_addr, "w_mem": w_mem,
+                 "r_addr": r_addr, "r_mem": r_mem,
+                 "trace": {"read_weights": wr, "write_weights": ww, "erase": wp["e"],
+                           "add": wp["a"], "reads": r}}
+        return new_state, out, cache
+
+    def step_backward(self, dout, dstate, cache):
+        xp = array_module(dout)
+        params, h, D = cache["params"], cache["h"], cache["D"]
+        B, H, M = dout.shape[0], self.H, self.M
+        dh = dout[:, :H]
+        dr = dout[:, H:].reshape(B, self.Hr, M) + dstate["r"]           # r_t: the output and t+1
+        # back through the read (2) and the read heads' addressing of M_t
+        dmemory, dwr = read_backward(dr, cache["r_mem"])
+        ga = heads_address_backward(dwr + dstate["wr"], cache["r_addr"])
+        dmemory = dmemory + dstate["M"] + ga["memory"]                   # M_t: read, addressed, t+1
+        dz_read = head_activations_backward(ga, cache["r_act"])
+        # back through the write (3, 4) and the write heads' addressing of M_{t−1}
+        dmemory_prev, dww, de, da = write_backward(dmemory, cache["w_mem"])
+        gw = heads_address_backward(dww + dstate["ww"], cache["w_addr"])
+        dmemory_prev = dmemory_prev + gw["memory"]
+        dz_write = head_activations_backward(dict(gw, e=de, a=da), cache["w_act"])
+        # back through the head layer into the controller
+        dz = xp.concatenate([dz_read.reshape(B, -1), dz_write.reshape(B, -1)], axis=1)
+        grads = {"W_head": h.T @ dz, "b_head": dz.sum(axis=0)}
+        dh = dh + dz @ params["W_head"].T
+        if self.lstm:
+            dctrl_in, dctrl_state, gc = lstm_step_backward(
+                dh, {"h": dstate["h"], "c": dstate["c"]}, cache["ctrl"])
+            grads.update(gc)
+        else:
+            ctrl_in = cache["ctrl"]
+            dpre = dh * (1.0 - h * h)                                    # back through tanh
+            grads["W_ff"], grads["b_ff"] = ctrl_in.T @ dpre, dpre.sum(axis=0)
+            dctrl_in, dctrl_state = dpre @ params["W_ff"].T, {}
+        dprev = dict(dctrl_state, M=dmemory_prev, r=dctrl_in[:, D:].reshape(B, self.Hr, M),
+                     wr=ga["w_prev"], ww=gw["w_prev"])
+        return dctrl_in[:, :D], dprev, grads
+
+    # ------------------------------------------------------------------------- the sequence
+    def forward(self, params, x):
+        state0, w_cache = self.initial_state(params, x.shape[1])
+        outs, final, caches = sequence_forward(self.step_forward, x, state0, params)
+        logits, out_cache = affine_forward(outs, params["W_y"], params["b_y"])
+        return logits, (caches, final, w_cache, out_cache)
+
+    def backward(self, dlogits, cache):
+        caches, final, w_cache, out_cache = cache
+        dout, dW_y, db_y = affine_backward(dlogits, out_cache)
+        _, dstate0, grads = sequence_backward(self.step_backward, dout,
+                                              zeros_like_state(final), caches)
+        grads.update(self.initial_state_backward(dstate0, w_cache))
+        grads["W_y"], grads["b_y"] = dW_y, db_y
+        return grads
+
+    def trace(self, params, x):
+        """Run one batch and return, as host arrays over time, what the heads did (for figures):
+        logits (T, B, O); read_weights (T, B, Hr, N), write_weights (T, B, Hw, N); erase and add
+        (T, B, Hw, M); reads (T, B, Hr, M)."""
+        logits, (caches, *_) = self.forward(params, x)
+        out = {k: np.stack([to_host(c["trace"][k]) for c in caches]) for k in caches[0]["trace"]}
+        out["logits"] = to_host(logits)
+        return out

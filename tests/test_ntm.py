@@ -1,0 +1,85 @@
+"""The whole NTM: its loss's gradient for every parameter, both controllers, 2 read and 2 write
+heads, T = 6 (< 1e-5, MATH.md's whole-model tolerance)."""
+import numpy as np
+import pytest
+
+from ntm_scratch.gradcheck import check_loss, directional_check
+from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
+from ntm_scratch.ntm import NTMModel
+
+TOL = 1e-5
+T, B, D, O = 6, 2, 4, 3
+
+
+def make(controller, memory_init="learned", read_heads=2, write_heads=2, shift_range=1, seed=0):
+    r = np.random.default_rng(seed)
+    model = NTMModel(D, O, hidden=6, controller=controller, memory_rows=5, memory_width=3,
+                     read_heads=read_heads, write_heads=write_heads, shift_range=shift_range,
+                     memory_init=memory_init)
+    params = model.init_params(r, np.float64)
+    for k in params:                        # move every parameter off its initial value
+        params[k] = params[k] + 0.3 * r.standard_normal(params[k].shape)
+    if "M0" in params:
+        params["M0"] = r.standard_normal(params["M0"].shape)
+    x = r.standard_normal((T, B, D))
+    y = (r.random((T, B, O)) > 0.5).astype(float)
+    mask = (r.random((T, B, 1)) > 0.2).astype(float)
+    scale = 0.37                             # an upstream gradient that is not 1
+
+    def loss():
+        logits, _ = model.forward(params, x)
+        return scale * float(sigmoid_cross_entropy_forward(logits, y, mask)[0])
+
+    def grads():
+        logits, cache = model.forward(params, x)
+        _, lcache = sigmoid_cross_entropy_forward(logits, y, mask)
+        dlogits, _ = sigmoid_cross_entropy_backward(scale, lcache)
+        return model.backward(dlogits, cache)
+    return model, params, loss, grads
+
+
+def param_names(controller):
+    _, params, _, _ = make(controller)
+    return sorted(params)
+
+
+CASES = [(c, k) for c in ("lstm", "ff") for k in param_names(c)]
+
+
+@pytest.mark.parametrize("controller,name", CASES, ids=[f"{c}-{k}" for c, k in CASES])
+def test_loss_gradient_of_every_parameter(controller, name):
+    model, params, loss, grads = make(controller)
+    g = grads()
+    assert set(g) == set(params)
+    assert check_loss(loss, params, g, [name])[name] < TOL
+
+
+@pytest.mark.parametrize("memory_init", ["constant", "random"])
+def test_fixed_memory_inits_have_no_memory_parameter(memory_init):
+    model, params, loss, grads = make("lstm", memory_init=memory_init, read_heads=1,
+                                      write_heads=1, shift_range=2)
+    assert "M0" not in params
+    g = grads()
+    assert set(g) == set(params)
+    assert directional_check(loss, params, g) < TOL
+
+
+def test_default_sizes_and_initial_state():
+    model = NTMModel(9, 8)
+    params = model.init_params(np.random.default_rng(0))
+    assert params["W0"].shape == (9 + 20 + 100, 400)                # [x; r; h] -> 4·100
+    assert params["W_head"].shape == (100, (20 + 6) + (20 + 6 + 40))
+    state, _ = model.initial_state(params, 3)
+    assert state["M"].shape == (3, 128, 20) and np.all(state["M"] == np.float32(1e-6))
+    assert np.allclose(state["wr"].sum(axis=-1), 1.0) and state["r"].shape == (3, 1, 20)
+
+
+def test_trace_returns_the_heads_over_time():
+    model, params, _, _ = make("lstm")
+    x = np.random.default_rng(1).standard_normal((T, B, D))
+    tr = model.trace(params, x)
+    assert tr["read_weights"].shape == (T, B, 2, 5) and tr["write_weights"].shape == (T, B, 2, 5)
+    assert tr["erase"].shape == (T, B, 2, 3) and tr["logits"].shape == (T, B, O)
+    assert np.allclose(tr["write_weights"].sum(axis=-1), 1.0)
+    logits, _ = model.forward(params, x)
+    assert np.array_equal(tr["logits"], logits)
