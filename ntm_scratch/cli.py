@@ -3,7 +3,10 @@
     python run.py --help
     python run.py TASK [--model M] [--steps N] [--batch-size B] [--seed S] [--lr X]
                        [--backend numpy|cupy] [--checkpoint PATH] [--resume PATH]
-                       [--eval-every K] [...]
+                       [--eval-every K] [...]                       train
+    python run.py eval TASK --checkpoint PATH [--lengths 10,20,...]      cost per length
+    python run.py figures TASK --checkpoint PATH [--baseline PATH]      draw into figures/
+    python run.py bench [--model ntm] [--batch-sizes 1,8,32,128]        training throughput
 
 Settings are resolved in this order, later winning: TrainConfig's defaults, the model's
 `train_defaults`, the task's `train_defaults`, the checkpoint's (when resuming), then the flags
@@ -63,6 +66,16 @@ MAX_SIZE = 100_000
 size_int = _number(int, f"a positive integer up to {MAX_SIZE:,}", lambda v: 0 < v <= MAX_SIZE)
 
 
+def int_list(text):
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 or v > MAX_SIZE for v in values):
+        raise argparse.ArgumentTypeError(f"must be positive integers separated by commas, got {text!r}")
+    return values
+
+
 def path_arg(text):
     if not text.strip():
         raise argparse.ArgumentTypeError("must be a file path, got an empty string")
@@ -81,12 +94,38 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | bench",
+                                parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
-        p = sub.add_parser(name, help=task_cls.__doc__.strip().splitlines()[0]
-                           if task_cls.__doc__ else name)
+        p = sub.add_parser(name, help=f"train on {name}: " + task_cls.summary)
         add_train_arguments(p, task_cls)
+
+    p = sub.add_parser("eval", help="a checkpoint's cost at each sequence length")
+    p.add_argument("task", choices=list(tasks))
+    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True)
+    p.add_argument("--lengths", type=int_list, default=[10, 20, 30, 50, 80, 120],
+                   help="comma-separated lengths (default 10,20,30,50,80,120)")
+    p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
+    p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
+    p.add_argument("--backend", choices=list(backend.BACKENDS))
+
+    p = sub.add_parser("figures", help="draw a trained model's figures into figures/")
+    p.add_argument("task", choices=list(tasks))
+    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
+                   help="the model to draw (its log gives the learning curve)")
+    p.add_argument("--baseline", metavar="PATH", type=path_arg,
+                   help="a second checkpoint to compare with (the LSTM baseline)")
+    p.add_argument("--out", metavar="DIR", type=path_arg, default="figures")
+    p.add_argument("--backend", choices=list(backend.BACKENDS))
+
+    p = sub.add_parser("bench", help="training throughput at several batch sizes")
+    p.add_argument("--task", choices=list(tasks), default="copy")
+    p.add_argument("--model", choices=list(MODELS), default="ntm")
+    p.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
+    p.add_argument("--seconds", type=positive_float, default=10.0,
+                   help="time each batch size for at least this long")
+    p.add_argument("--backend", choices=list(backend.BACKENDS))
     return parser
 
 
@@ -252,11 +291,7 @@ def cmd_train(args):
                                    meta["model_config"] if meta else None)
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
-    if args.backend is not None:
-        backend.use(args.backend)
-    else:
-        backend.xp()
-
+    _use_backend(args)
     checkpoint_path = _checkpoint_path(args, task_cls.name, model_name, cfg.seed)
     if resume and meta["step"] >= cfg.steps:
         raise CLIError(f"{args.resume} is already at step {meta['step']}; "
@@ -283,10 +318,71 @@ def cmd_train(args):
     return 0
 
 
+def _load_trained(path, task_name):
+    """The task, model and parameters (on the active backend) saved in a checkpoint."""
+    params, _, meta = load_checkpoint(path)
+    if meta["task"] != task_name:
+        raise CheckpointError(f"{path} was trained on the task {meta['task']}, not {task_name}")
+    if meta["model"] not in MODELS:
+        raise CheckpointError(f"{path} holds an unknown model {meta['model']!r}")
+    task = _tasks()[task_name](**meta["task_config"])
+    model_cls = MODELS[meta["model"]]
+    model = model_cls(task.input_size, task.output_size,
+                      **{o[0]: meta["model_config"][o[0]] for o in model_cls.options})
+    _check_params_fit(params, model)
+    dtype = DTYPES[meta["train"].get("dtype", "float32")]
+    return task, model, backend.to_device(params, dtype), meta
+
+
+def _use_backend(args):
+    if args.backend is not None:
+        backend.use(args.backend)
+    else:
+        backend.xp()
+
+
+def cmd_eval(args):
+    import numpy as np
+    from .train import evaluate
+    _use_backend(args)
+    task, model, params, meta = _load_trained(args.checkpoint, args.task)
+    print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
+          f"{args.count} fresh sequences per length")
+    print(f"{'length':>7} {task.metric:>10} {'bits':>10}")
+    for length in args.lengths:
+        ev = evaluate(task, model, params, np.random.default_rng([args.seed, length]), args.count,
+                      length=length)
+        print(f"{length:>7} {ev[task.metric]:>10.3f} {ev['bits']:>10.3f}", flush=True)
+    return 0
+
+
+def cmd_bench(args):
+    from .bench import run_bench
+    _use_backend(args)
+    task = _tasks()[args.task]()
+    model_cls = MODELS[args.model]
+    model = model_cls(task.input_size, task.output_size)
+    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout)
+    return 0
+
+
+def cmd_figures(args):
+    from .figures import draw_bit_task_figures
+    _use_backend(args)
+    main_run = _load_trained(args.checkpoint, args.task)
+    baseline = _load_trained(args.baseline, args.task) if args.baseline is not None else None
+    for path in draw_bit_task_figures(main_run, baseline, args.checkpoint, args.baseline, args.out):
+        print(path)
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures}
+
+
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
-        return cmd_train(args)
+        return COMMANDS.get(args.command, cmd_train)(args)
     except (CLIError, BackendError, CheckpointError) as exc:
         print("run.py: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2

@@ -143,9 +143,9 @@ class LSTMModel:
         params["b_y"] = np.zeros(c["output_size"], dtype=dtype)
         return params
 
-    def forward(self, params, x):
+    def forward(self, params, x, keep_cache=True):
         state0 = lstm_initial_state(params, x.shape[1])
-        hs, state, caches = sequence_forward(lstm_step_forward, x, state0, params)
+        hs, state, caches = sequence_forward(lstm_step_forward, x, state0, params, keep_cache)
         logits, out_cache = affine_forward(hs, params["W_y"], params["b_y"])
         return logits, (caches, state, out_cache)
 

@@ -26,26 +26,31 @@ def read_backward(dr, cache):
 
 def write_forward(memory, w, e, a):
     """(3, 4) erase then add. memory (B, N, M); w (B, H, N); e, a (B, H, M) -> new memory."""
-    xp = array_module(memory)
-    keep = 1.0 - w[..., :, None] * e[..., None, :]           # (B, H, N, M): 1 − w_h(i)·e_h
-    erase = xp.prod(keep, axis=1)                            # (3) Π over the write heads
-    added = w.transpose(0, 2, 1) @ a                         # (4) Σ_h w_h(i)·a_h, (B, N, M)
-    return memory * erase + added, (memory, w, e, a, keep, erase)
+    H = w.shape[1]
+    keeps = [1.0 - w[:, h, :, None] * e[:, h, None, :] for h in range(H)]   # 1 − w_h(i)·e_h
+    erase = keeps[0]
+    for keep in keeps[1:]:
+        erase = erase * keep                                 # (3) the product over write heads
+    new = memory * erase
+    new += w.transpose(0, 2, 1) @ a                          # (4) + Σ_h w_h(i)·a_h
+    return new, (memory, w, e, a, keeps, erase)
 
 
 def write_backward(dnew, cache):
     """Returns dmemory, dw, de, da for the gradient dnew of the written memory."""
-    memory, w, e, a, keep, erase = cache
+    memory, w, e, a, keeps, erase = cache
     xp = array_module(dnew)
     H = w.shape[1]
     da = w @ dnew                                            # back through (4): Σ_i w_h(i)·dM(i)
     dw = a @ dnew.transpose(0, 2, 1)                         # ∂M_t(i)/∂w_h(i) = a_h
     dmemory = dnew * erase                                   # back through (3): M̃ = M ⊙ erase
     derase = dnew * memory
-    dkeep = xp.empty_like(keep)
-    for h in range(H):                                       # ∂erase/∂keep_h: Π of the others
-        others = xp.prod(keep[:, :h], axis=1) * xp.prod(keep[:, h + 1:], axis=1)
-        dkeep[:, h] = derase * others
-    dw = dw - (dkeep * e[..., None, :]).sum(axis=-1)         # keep = 1 − w(i)·e
-    de = -(dkeep * w[..., :, None]).sum(axis=-2)
+    de = xp.empty_like(e)
+    for h in range(H):
+        dkeep = derase                                       # ∂erase/∂keep_h: Π of the others
+        for j in range(H):
+            if j != h:
+                dkeep = dkeep * keeps[j]
+        dw[:, h] -= (dkeep @ e[:, h, :, None])[..., 0]       # keep_h = 1 − w_h(i)·e_h
+        de[:, h] = -(w[:, h, None, :] @ dkeep)[:, 0]
     return dmemory, dw, de, da

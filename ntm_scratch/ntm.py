@@ -30,6 +30,7 @@ from .ops import (affine_backward, affine_forward, sigmoid, softmax_backward, so
 from .recurrent import sequence_backward, sequence_forward, zeros_like_state
 
 MEMORY_CONSTANT = 1e-6
+INIT_FOCUS = 10.0   # w_init's logit at row 0: softmax puts ~99% of each head's first weighting there
 ADDRESS_KEYS = ("k", "beta", "g", "s", "gamma")
 
 
@@ -125,6 +126,7 @@ class NTMModel:
         params["W_y"] = rng.standard_normal((out_in, c["output_size"])) / np.sqrt(out_in)
         params["b_y"] = np.zeros(c["output_size"])
         params["w_init"] = np.zeros((self.Hr + self.Hw, N))
+        params["w_init"][:, 0] = INIT_FOCUS                     # every head starts at row 0
         params["r_init"] = 0.1 * rng.standard_normal((self.Hr, M))
         if c["memory_init"] == "learned":
             params["M0"] = np.full((N, M), MEMORY_CONSTANT)
@@ -202,12 +204,13 @@ class NTMModel:
         # back through the read (2) and the read heads' addressing of M_t
         dmemory, dwr = read_backward(dr, cache["r_mem"])
         ga = heads_address_backward(dwr + dstate["wr"], cache["r_addr"])
-        dmemory = dmemory + dstate["M"] + ga["memory"]                   # M_t: read, addressed, t+1
+        dmemory += dstate["M"]                                           # M_t: read, addressed, t+1
+        dmemory += ga["memory"]
         dz_read = head_activations_backward(ga, cache["r_act"])
         # back through the write (3, 4) and the write heads' addressing of M_{t−1}
         dmemory_prev, dww, de, da = write_backward(dmemory, cache["w_mem"])
         gw = heads_address_backward(dww + dstate["ww"], cache["w_addr"])
-        dmemory_prev = dmemory_prev + gw["memory"]
+        dmemory_prev += gw["memory"]
         dz_write = head_activations_backward(dict(gw, e=de, a=da), cache["w_act"])
         # back through the head layer into the controller
         dz = xp.concatenate([dz_read.reshape(B, -1), dz_write.reshape(B, -1)], axis=1)
@@ -227,9 +230,9 @@ class NTMModel:
         return dctrl_in[:, :D], dprev, grads
 
     # ------------------------------------------------------------------------- the sequence
-    def forward(self, params, x):
+    def forward(self, params, x, keep_cache=True):
         state0, w_cache = self.initial_state(params, x.shape[1])
-        outs, final, caches = sequence_forward(self.step_forward, x, state0, params)
+        outs, final, caches = sequence_forward(self.step_forward, x, state0, params, keep_cache)
         logits, out_cache = affine_forward(outs, params["W_y"], params["b_y"])
         return logits, (caches, final, w_cache, out_cache)
 

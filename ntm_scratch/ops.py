@@ -143,12 +143,12 @@ def cosine_similarity_backward(dK, cache):
     if single:
         dK = dK[:, None, :]
     ddot = dK / denom                                    # through K = dot / denom
-    ddenom = -dK * K / denom                             # d(dot/denom)/d denom = −K/denom
+    ddenom = -ddot * K                                   # ∂K/∂denom = −K/denom
     dnk = (ddenom * nm[:, None, :]).sum(axis=2)          # denom = ‖k‖‖M(i)‖ + ε
     dnm = (ddenom * nk[:, :, None]).sum(axis=1)
-    # d‖u‖/du = u/‖u‖; a zero vector has no direction, and its norm gets no gradient
-    unit_k = kk / xp.where(nk > 0, nk, 1)[:, :, None]
-    unit_m = mem / xp.where(nm > 0, nm, 1)[:, :, None]
-    dk = ddot @ mem + dnk[:, :, None] * unit_k           # dot = k·M(i)
-    dmem = ddot.transpose(0, 2, 1) @ kk + dnm[:, :, None] * unit_m
+    # ∂‖u‖/∂u = u/‖u‖; a zero vector has no direction, and its norm passes no gradient
+    dk = ddot @ mem                                      # dot = k·M(i)
+    dk += (dnk / xp.where(nk > 0, nk, 1))[:, :, None] * kk
+    dmem = ddot.transpose(0, 2, 1) @ kk
+    dmem += (dnm / xp.where(nm > 0, nm, 1))[:, :, None] * mem
     return (dk[:, 0, :] if single else dk), dmem

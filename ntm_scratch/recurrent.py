@@ -12,18 +12,20 @@ gradient carried from one chunk into the one before it (truncated or chunked BPT
 from .backend import array_module
 
 
-def sequence_forward(step_forward, xs, state, params):
+def sequence_forward(step_forward, xs, state, params, keep_cache=True):
     """Run a cell over time.
 
-    xs: (T, B, ...) time-major inputs.  Returns ys (T, B, ...), the final state and the caches.
+    xs: (T, B, ...) time-major inputs.  Returns ys (T, B, ...), the final state and the caches
+    (None with keep_cache=False: evaluation only, each step's cache freed as it goes).
     """
     xp = array_module(xs)
     ys, caches = [], []
     for t in range(xs.shape[0]):
         state, y, cache = step_forward(xs[t], state, params)
         ys.append(y)
-        caches.append(cache)
-    return xp.stack(ys), state, caches
+        if keep_cache:
+            caches.append(cache)
+    return xp.stack(ys), state, (caches if keep_cache else None)
 
 
 def sequence_backward(step_backward, dys, dstate, caches):

@@ -52,14 +52,14 @@ def batch_to_device(batch, dtype):
     return type(batch)(**{k: backend.to_device(v, dtype) for k, v in vars(batch).items()})
 
 
-def evaluate(task, model, params, rng, n, batch_size=256, **sample_kwargs):
+def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
     """Mean loss and metrics per sequence over n fresh sequences. Returns a dict of floats."""
     dtype = params[next(iter(params))].dtype
     totals, seen = {}, 0
     while seen < n:
         b = min(batch_size, n - seen)
         batch = batch_to_device(task.sample(rng, b, **sample_kwargs), dtype)
-        logits, _ = model.forward(params, batch.x)
+        logits, _ = model.forward(params, batch.x, keep_cache=False)
         loss, _, metrics = task.loss(logits, batch)
         for k, v in dict(metrics, loss=loss).items():
             totals[k] = totals.get(k, 0.0) + backend.scalar(v) * b

@@ -20,11 +20,14 @@ from .base import Batch, BitTask
 
 class CopyTask(BitTask):
     name = "copy"
+    summary = "read a sequence of random bit vectors back (NTM paper §4.1)"
     options = (("bits", 8, "random bits per vector"),
                ("min_length", 1, "shortest training sequence"),
                ("max_length", 20, "longest training sequence"))
-    default_model = "lstm"
-    train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1}}
+    default_model = "ntm"
+    train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1},
+                      "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
+                              "eval_every": 50}}
 
     def __init__(self, bits=8, min_length=1, max_length=20):
         if not 1 <= min_length <= max_length:
