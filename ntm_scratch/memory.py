@@ -9,6 +9,7 @@ the order of the heads (MATH.md). Shapes: memory (B, N, M); weightings w (B, H, 
 add a (B, H, M); reads r (B, H, M).
 """
 from .backend import array_module
+from .ops import outer_sum
 
 
 def read_forward(memory, w):
@@ -20,19 +21,20 @@ def read_backward(dr, cache):
     """Returns dmemory (B, N, M), dw (B, H, N)."""
     memory, w = cache
     dw = dr @ memory.transpose(0, 2, 1)                      # ∂r_h/∂w_h(i) = M(i)
-    dmemory = w.transpose(0, 2, 1) @ dr                      # ∂r_h/∂M(i) = w_h(i), summed over heads
+    dmemory = outer_sum(w, dr)                               # ∂r_h/∂M(i) = w_h(i), summed over heads
     return dmemory, dw
 
 
 def write_forward(memory, w, e, a):
     """(3, 4) erase then add. memory (B, N, M); w (B, H, N); e, a (B, H, M) -> new memory."""
+    xp = array_module(memory)
     H = w.shape[1]
-    keeps = [1.0 - w[:, h, :, None] * e[:, h, None, :] for h in range(H)]   # 1 − w_h(i)·e_h
+    keeps = [1.0 - xp.einsum("bn,bm->bnm", w[:, h], e[:, h]) for h in range(H)]  # 1 − w_h(i)·e_h
     erase = keeps[0]
     for keep in keeps[1:]:
         erase = erase * keep                                 # (3) the product over write heads
     new = memory * erase
-    new += w.transpose(0, 2, 1) @ a                          # (4) + Σ_h w_h(i)·a_h
+    new += outer_sum(w, a)                                   # (4) + Σ_h w_h(i)·a_h
     return new, (memory, w, e, a, keeps, erase)
 
 

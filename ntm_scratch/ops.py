@@ -116,6 +116,22 @@ def oneplus_backward(dy, cache):
     return softplus_backward(dy, cache)
 
 
+# ----------------------------------------------------------------------------- helpers for memories
+def row_sq_norms(x):
+    """Σ_m x[..., m]² for every row: a matmul with a vector of ones, which NumPy runs several
+    times faster than .sum(axis=-1) over a short last axis (20 columns)."""
+    xp = array_module(x)
+    return (x * x) @ xp.ones(x.shape[-1], dtype=x.dtype)
+
+
+def outer_sum(w, a):
+    """Σ_h w_h(i)·a_h(m) for every row i: w (B, H, N), a (B, H, M) -> (B, N, M).
+
+    einsum rather than w.transpose(0, 2, 1) @ a: a batched matmul whose inner size is the
+    number of heads (often 1) is two to three times slower in NumPy."""
+    return array_module(w).einsum("bhn,bhm->bnm", w, a)
+
+
 # ----------------------------------------------------------------------------- cosine similarity
 def cosine_similarity_forward(k, mem, eps=COSINE_EPS):
     """(6) K[k, M(i)] = k·M(i) / (‖k‖·‖M(i)‖ + ε) for every row i of a batch of memories.
@@ -128,8 +144,8 @@ def cosine_similarity_forward(k, mem, eps=COSINE_EPS):
     single = k.ndim == 2
     kk = k[:, None, :] if single else k                  # (B, R, M)
     dot = kk @ mem.transpose(0, 2, 1)                    # (B, R, N): k·M(i)
-    nk = xp.sqrt((kk * kk).sum(axis=-1))                 # (B, R)   ‖k‖
-    nm = xp.sqrt((mem * mem).sum(axis=-1))               # (B, N)   ‖M(i)‖
+    nk = xp.sqrt(row_sq_norms(kk))                       # (B, R)   ‖k‖
+    nm = xp.sqrt(row_sq_norms(mem))                      # (B, N)   ‖M(i)‖
     denom = nk[:, :, None] * nm[:, None, :] + eps        # (B, R, N)
     K = dot / denom
     cache = (kk, mem, nk, nm, denom, K, single)
@@ -149,6 +165,6 @@ def cosine_similarity_backward(dK, cache):
     # ∂‖u‖/∂u = u/‖u‖; a zero vector has no direction, and its norm passes no gradient
     dk = ddot @ mem                                      # dot = k·M(i)
     dk += (dnk / xp.where(nk > 0, nk, 1))[:, :, None] * kk
-    dmem = ddot.transpose(0, 2, 1) @ kk
+    dmem = outer_sum(ddot, kk)
     dmem += (dnm / xp.where(nm > 0, nm, 1))[:, :, None] * mem
     return (dk[:, 0, :] if single else dk), dmem
