@@ -156,6 +156,8 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")
     g.add_argument("--stop-below", type=positive_float,
                    help="stop once the evaluation metric falls below X")
+    g.add_argument("--no-stop", action="store_true",
+                   help="train all --steps, even once the metric is below --stop-below")
     g.add_argument("--dtype", choices=list(DTYPES), help="float32 (default) or float64")
     g = p.add_argument_group("files and device")
     g.add_argument("--backend", choices=list(backend.BACKENDS),
@@ -214,6 +216,8 @@ def _train_settings(args, task_cls, model_cls, meta):
                 raise CLIError(f"the checkpoint was trained with {f.name} {meta['train'][f.name]}; "
                                f"a resumed run keeps it (got {_flag(f.name)} {given})")
             train_values[f.name] = given
+    if args.no_stop:
+        train_values["stop_below"] = None
     for k in ("lr", "clip_value", "clip_norm"):
         if getattr(args, k) is not None:
             opt_values[k] = getattr(args, k)

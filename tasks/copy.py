@@ -27,7 +27,7 @@ class CopyTask(BitTask):
     default_model = "ntm"
     train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1},
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
-                              "eval_every": 50}}
+                              "clip_norm": 10.0, "eval_every": 50}}
 
     def __init__(self, bits=8, min_length=1, max_length=20):
         if not 1 <= min_length <= max_length:
