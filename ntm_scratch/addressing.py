@@ -15,6 +15,8 @@ and `address_backward` chain the four with the single-head interface a reader st
 The inputs are the already-constrained values (β ≥ 0, g in (0, 1), s a distribution, γ ≥ 1);
 the activations that produce them live in the NTM's heads.
 """
+import functools
+
 import numpy as np
 
 from .backend import array_module
@@ -55,11 +57,13 @@ def interpolate_backward(dwg, cache):
 
 
 # ----------------------------------------------------------------------------- (8) shift
-def _shift_index(N, S, sign):
-    """idx[d, i] = (i − sign·(d − R)) mod N, for the 2R+1 = S shift offsets d − R."""
+@functools.lru_cache(maxsize=None)
+def _shift_index(xp, N, S, sign):
+    """idx[d, i] = (i − sign·(d − R)) mod N, for the 2R+1 = S shift offsets d − R (cached: the
+    same few tables serve every step)."""
     R = (S - 1) // 2
     offsets = np.arange(S) - R
-    return (np.arange(N)[None, :] - sign * offsets[:, None]) % N
+    return xp.asarray((np.arange(N)[None, :] - sign * offsets[:, None]) % N)
 
 
 def shift_forward(wg, s):
@@ -70,7 +74,7 @@ def shift_forward(wg, s):
     """
     xp = array_module(wg)
     N, S = wg.shape[-1], s.shape[-1]
-    idx = xp.asarray(_shift_index(N, S, +1))                 # (S, N)
+    idx = _shift_index(xp, N, S, +1)                         # (S, N)
     rolled = wg[..., idx]                                    # (B, H, S, N): w^g((i − d) mod N)
     w_tilde = (s[..., None] * rolled).sum(axis=-2)
     return w_tilde, (s, rolled)
@@ -82,7 +86,7 @@ def shift_backward(dw_tilde, cache):
     xp = array_module(dw_tilde)
     N, S = dw_tilde.shape[-1], s.shape[-1]
     ds = (dw_tilde[..., None, :] * rolled).sum(axis=-1)      # ∂w̃(i)/∂s(d) = w^g((i − d) mod N)
-    back = xp.asarray(_shift_index(N, S, -1))                # w^g(j) reaches w̃((j + d) mod N)
+    back = _shift_index(xp, N, S, -1)                        # w^g(j) reaches w̃((j + d) mod N)
     dwg = (s[..., None] * dw_tilde[..., back]).sum(axis=-2)
     return dwg, ds
 

@@ -65,8 +65,7 @@ def name():
 def array_module(*arrays):
     """The module (numpy or cupy) that owns these arrays; what every op computes with."""
     for a in arrays:
-        mod = type(a).__module__
-        if mod.startswith("cupy"):
+        if type(a) is not np.ndarray and type(a).__module__.startswith("cupy"):
             import cupy
             return cupy
     return np
