@@ -13,20 +13,24 @@ import numpy as np
 
 from . import backend
 from .optim import make_optimizer
+from .parallel import WorkerGroup, one_part
 from .train import batch_to_device
 
 
-def measure(task, model, batch_size, seconds, dtype=np.float32, optimizer="rmsprop"):
+def measure(task, model, batch_size, seconds, dtype=np.float32, optimizer="rmsprop", workers=1):
     """Returns (sequences per second, ms per step, steps timed)."""
     params = backend.to_device(model.init_params(np.random.default_rng(0), dtype))
     opt = make_optimizer(optimizer, clip_value=10.0)
     rng = np.random.default_rng(0)
+    group = WorkerGroup(task, model, params, workers) if workers > 1 else None
 
     def step():
         batch = batch_to_device(task.sample(rng, batch_size), dtype)
-        logits, cache = model.forward(params, batch.x)
-        loss, dlogits, _ = task.loss(logits, batch)
-        opt.step(params, model.backward(dlogits, cache))
+        if group is None:
+            loss, grads, _ = one_part(task, model, params, batch)
+        else:
+            loss, grads, _ = group.loss_and_grads(batch)
+        opt.step(params, grads)
         return loss
 
     backend.scalar(step())                               # warm-up: allocations, kernel compiles
@@ -38,16 +42,18 @@ def measure(task, model, batch_size, seconds, dtype=np.float32, optimizer="rmspr
             backend.scalar(loss)                         # wait for the device to finish
             break
     elapsed = time.perf_counter() - t0
+    if group is not None:
+        group.close()
     return steps * batch_size / elapsed, 1000.0 * elapsed / steps, steps
 
 
-def run_bench(task, model, batch_sizes, seconds, out):
+def run_bench(task, model, batch_sizes, seconds, out, workers=1):
     print(f"training throughput: {task.name}, model {model.name} {model.config}, "
-          f"backend {backend.name()}, float32", file=out)
+          f"backend {backend.name()}, float32, {workers} process(es)", file=out)
     print(f"{'batch':>6} {'seq/s':>10} {'ms/step':>10} {'steps':>7}", file=out, flush=True)
     rows = []
     for b in batch_sizes:
-        rate, ms, steps = measure(task, model, b, seconds)
+        rate, ms, steps = measure(task, model, b, seconds, workers=workers)
         rows.append({"batch": b, "seq_per_s": rate, "ms_per_step": ms, "steps": steps})
         print(f"{b:>6} {rate:>10.1f} {ms:>10.1f} {steps:>7}", file=out, flush=True)
     return rows

@@ -125,6 +125,8 @@ def build_parser():
     p.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
     p.add_argument("--seconds", type=positive_float, default=10.0,
                    help="time each batch size for at least this long")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes that share each batch (as run.py TASK --workers)")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
     return parser
 
@@ -159,6 +161,8 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--no-stop", action="store_true",
                    help="train all --steps, even once the metric is below --stop-below")
     g.add_argument("--dtype", choices=list(DTYPES), help="float32 (default) or float64")
+    g.add_argument("--workers", type=positive_int,
+                   help="processes that share each batch, one per core (NumPy only; default 1)")
     g = p.add_argument_group("files and device")
     g.add_argument("--backend", choices=list(backend.BACKENDS),
                    help="numpy (CPU) or cupy (GPU); default: $NTM_BACKEND, else numpy")
@@ -296,6 +300,7 @@ def cmd_train(args):
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
     _use_backend(args)
+    _check_workers(cfg.workers)
     checkpoint_path = _checkpoint_path(args, task_cls.name, model_name, cfg.seed)
     if resume and meta["step"] >= cfg.steps:
         raise CLIError(f"{args.resume} is already at step {meta['step']}; "
@@ -338,6 +343,11 @@ def _load_trained(path, task_name):
     return task, model, backend.to_device(params, dtype), meta
 
 
+def _check_workers(workers):
+    if workers > 1 and backend.name() != "numpy":
+        raise CLIError("--workers runs several NumPy processes; on the GPU use --workers 1")
+
+
 def _use_backend(args):
     if args.backend is not None:
         backend.use(args.backend)
@@ -366,7 +376,8 @@ def cmd_bench(args):
     task = _tasks()[args.task]()
     model_cls = MODELS[args.model]
     model = model_cls(task.input_size, task.output_size)
-    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout)
+    _check_workers(args.workers)
+    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers)
     return 0
 
 

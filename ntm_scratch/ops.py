@@ -93,9 +93,8 @@ def softmax_backward(dy, cache):
 
 # ----------------------------------------------------------------------------- softplus, oneplus
 def softplus(x):
-    """log(1 + eˣ) = max(x, 0) + log1p(e^{−|x|}): no overflow for large |x|."""
-    xp = array_module(x)
-    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+    """log(1 + eˣ) = log(e⁰ + eˣ), with logaddexp's max-shift: no overflow for large |x|."""
+    return array_module(x).logaddexp(0, x)
 
 
 def softplus_forward(x):

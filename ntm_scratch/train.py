@@ -28,6 +28,7 @@ import numpy as np
 
 from . import backend
 from .checkpoint import save_checkpoint
+from .parallel import WorkerGroup, one_part
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -46,6 +47,7 @@ class TrainConfig:
     log_every: int = 10         # a "train" log line every this many steps
     stop_below: float = None    # stop once the evaluation metric falls below this (None: never)
     dtype: str = "float32"
+    workers: int = 1            # processes sharing each batch (parallel.py; NumPy only)
 
 
 def batch_to_device(batch, dtype):
@@ -77,13 +79,14 @@ def _all_finite(params):
     return all(bool(xp.isfinite(p).all()) for p in params.values())
 
 
-def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, out=sys.stdout):
+def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, out=None):
     """Train `model` on `task`; returns a summary dict.
 
     resume: None for a fresh run, else (params, optim_state, meta) from load_checkpoint.
     Raises TrainingError if the loss or the parameters stop being finite; the last good
     checkpoint is kept, and the message names it.
     """
+    out = sys.stdout if out is None else out
     dtype = DTYPES[cfg.dtype]
     if resume is None:
         params = backend.to_device(model.init_params(np.random.default_rng(cfg.seed), dtype))
@@ -144,7 +147,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                "optimizer": optimizer.config(), "backend": backend.name()})
         print(f"{task.name}/{model.name}: training steps {step + 1}..{cfg.steps}, batch "
               f"{cfg.batch_size}, {optimizer.name} lr {optimizer.lr:g}, backend "
-              f"{backend.name()}; log {log_path}", file=out, flush=True)
+              f"{backend.name()}, {cfg.workers} process(es); log {log_path}", file=out, flush=True)
         if resume is None:                              # step 0: the untrained baseline, and a
             print(f"step 0  {evaluate_and_checkpoint()}", file=out, flush=True)  # first checkpoint
     except BaseException:
@@ -153,19 +156,21 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             os.unlink(log_path)                         # a fresh run that never started: no trace
         raise
 
+    group = WorkerGroup(task, model, params, cfg.workers) if cfg.workers > 1 else None
     train_line = None
     last_print = time.monotonic()
     rate_mark = (time.monotonic(), seqs)
     try:
         while step < cfg.steps and not result["solved"]:
             batch = batch_to_device(task.sample(rng, cfg.batch_size), dtype)
-            logits, cache = model.forward(params, batch.x)
-            loss, dlogits, metrics = task.loss(logits, batch)
+            if group is None:
+                loss, grads, metrics = one_part(task, model, params, batch)
+            else:
+                loss, grads, metrics = group.loss_and_grads(batch)
             loss_value = backend.scalar(loss)
             if not math.isfinite(loss_value):
                 step += 1
                 stop(f"the loss became {loss_value} at step {step}")
-            grads = model.backward(dlogits, cache)
             optimizer.step(params, grads)
             step += 1
             seqs += cfg.batch_size
@@ -203,6 +208,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         write({"kind": "event", "event": "done", "step": step, "seqs": seqs, "wall": wall()})
     finally:
         log.close()
+        if group is not None:
+            group.close()
     result.update(step=step, seqs=seqs, wall=wall(), checkpoint=checkpoint_path, log=log_path,
                   last_checkpoint_step=last_good["step"])
     return result

@@ -146,3 +146,40 @@ def test_a_small_lstm_learns_short_copies(tmp_path, capsys):
     evals = [r for r in read_log(path[:-4] + ".jsonl") if r["kind"] == "eval"]
     assert [e["step"] for e in evals] == [0, 50, 100, 150, 200]
     assert evals[-1]["cost"] < 0.5 * evals[0]["cost"], [e["cost"] for e in evals]
+
+
+def test_worker_processes_give_the_gradient_of_one_pass():
+    """Cutting a batch of 7 across 2 or 3 processes changes only roundoff, repeats exactly, and
+    the workers see the parameters the optimiser updates in place."""
+    from ntm_scratch.ntm import NTMModel
+    from ntm_scratch.parallel import WorkerGroup, one_part
+    task = CopyTask(max_length=5)
+    model = NTMModel(task.input_size, task.output_size, hidden=8, memory_rows=10, memory_width=4)
+    params = model.init_params(np.random.default_rng(0), np.float64)
+    batch = task.sample(np.random.default_rng(1), 7)
+    loss, grads, metrics = one_part(task, model, params, batch)
+    for workers in (2, 3):
+        shared = {k: v.copy() for k, v in params.items()}
+        group = WorkerGroup(task, model, shared, workers)
+        try:
+            l2, g2, m2 = group.loss_and_grads(batch)
+            l3, g3, _ = group.loss_and_grads(batch)
+            assert abs(l2 - loss) < 1e-12 and abs(m2["cost"] - metrics["cost"]) < 1e-12
+            for k in grads:
+                assert np.allclose(g2[k], grads[k], rtol=0, atol=1e-12)
+                assert np.array_equal(g2[k], g3[k])
+            shared["W_y"] += 0.5                        # an in-place update, as the optimiser does
+            l4, g4, _ = group.loss_and_grads(batch)
+            params_moved = dict(params, W_y=params["W_y"] + 0.5)
+            assert abs(l4 - one_part(task, model, params_moved, batch)[0]) < 1e-12
+        finally:
+            group.close()
+        assert all(not p.is_alive() for p in group.procs)
+
+
+def test_training_with_two_worker_processes(tmp_path, capsys):
+    path = str(tmp_path / "w.npz")
+    assert main(["copy", *TINY, "--steps", "4", "--eval-every", "2", "--workers", "2",
+                 "--checkpoint", path]) == 0
+    assert load_checkpoint(path)[2]["step"] == 4
+    assert "2 process(es)" in capsys.readouterr().out

@@ -1,0 +1,123 @@
+"""Data parallelism over processes, so a NumPy run uses every core.
+
+Threads do not help here: a training step is hundreds of short NumPy calls that hold the GIL,
+so two threads mostly take turns (measured: slower than one). Processes do not share a GIL.
+
+    group = WorkerGroup(task, model, params, workers=2)
+    loss, grads, metrics = group.loss_and_grads(batch)    # this process computes one part
+    group.close()
+
+The parameters move into shared memory once (the arrays in `params` are replaced, in place in
+the dict, by views of it), so the optimiser's in-place update is seen by every worker without a
+copy. Each step sends the workers their part of the batch through a pipe; each writes its
+gradients into its own shared buffer. The parts' means are combined weighted by their sizes in a
+fixed order: a run is deterministic for a given number of workers, though not bit-equal to a run
+with another number. NumPy backend only (a GPU runs one process).
+"""
+import multiprocessing as mp
+
+import numpy as np
+
+
+def _shared_views(template, count):
+    """`count` dicts of arrays shaped like `template`, each in its own block of shared memory."""
+    views = []
+    for _ in range(count):
+        dtype = next(iter(template.values())).dtype
+        total = sum(v.size for v in template.values())
+        flat = np.frombuffer(mp.RawArray("b", total * dtype.itemsize), dtype=dtype)
+        out, offset = {}, 0
+        for key in sorted(template):
+            n = template[key].size
+            out[key] = flat[offset:offset + n].reshape(template[key].shape)
+            offset += n
+        views.append(out)
+    return views
+
+
+def one_part(task, model, params, batch):
+    """Forward, loss and backward for one batch: (loss, grads, metrics), means per sequence."""
+    logits, cache = model.forward(params, batch.x)
+    loss, dlogits, metrics = task.loss(logits, batch)
+    return loss, model.backward(dlogits, cache), metrics
+
+
+def _serve(conn, task, model, params, grads_out):
+    """A worker: compute each part it is sent, until it is sent None."""
+    while True:
+        part = conn.recv()
+        if part is None:
+            return
+        try:
+            loss, grads, metrics = one_part(task, model, params, part)
+            for key, g in grads.items():
+                grads_out[key][...] = g
+            conn.send((float(loss), {k: float(v) for k, v in metrics.items()}))
+        except Exception as exc:                          # report, then keep serving
+            conn.send(RuntimeError(f"worker failed: {exc.__class__.__name__}: {exc}"))
+
+
+def _split(batch, k):
+    B = batch.x.shape[1]
+    bounds = [B * i // k for i in range(k + 1)]
+    parts = [type(batch)(**{name: a[:, lo:hi] for name, a in vars(batch).items()})
+             for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return parts, [(hi - lo) / B for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+class WorkerGroup:
+    def __init__(self, task, model, params, workers):
+        if workers < 2:
+            raise ValueError("a worker group needs at least 2 workers")
+        self.task, self.model, self.params, self.workers = task, model, params, workers
+        shared = _shared_views(params, 1)[0]
+        for key in params:                                # the parameters now live in shared memory
+            shared[key][...] = params[key]
+            params[key] = shared[key]
+        self.grads = _shared_views(params, workers - 1)
+        ctx = mp.get_context("fork")
+        self.conns, self.procs = [], []
+        for i in range(workers - 1):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(there, task, model, params, self.grads[i]),
+                               daemon=True)
+            proc.start()
+            there.close()
+            self.conns.append(here)
+            self.procs.append(proc)
+
+    def loss_and_grads(self, batch):
+        k = min(self.workers, batch.x.shape[1])
+        parts, weights = _split(batch, k)
+        for conn, part in zip(self.conns, parts[1:]):
+            conn.send(part)
+        loss, grads, metrics = one_part(self.task, self.model, self.params, parts[0])
+        loss = weights[0] * loss
+        grads = {key: weights[0] * g for key, g in grads.items()}
+        metrics = {key: weights[0] * v for key, v in metrics.items()}
+        for i, (conn, w) in enumerate(zip(self.conns[:k - 1], weights[1:])):
+            try:
+                reply = conn.recv()
+            except EOFError:
+                raise RuntimeError("a worker process died") from None
+            if isinstance(reply, Exception):
+                raise reply
+            part_loss, part_metrics = reply
+            loss = loss + w * part_loss
+            for key in grads:
+                grads[key] += w * self.grads[i][key]
+            for key in metrics:
+                metrics[key] = metrics[key] + w * part_metrics[key]
+        return loss, grads, metrics
+
+    def close(self):
+        for conn in self.conns:
+            try:
+                conn.send(None)
+                conn.close()
+            except (OSError, BrokenPipeError):
+                pass
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
