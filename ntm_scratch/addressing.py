@@ -63,7 +63,9 @@ def _shift_index(xp, N, S, sign):
     same few tables serve every step)."""
     R = (S - 1) // 2
     offsets = np.arange(S) - R
-    return xp.asarray((np.arange(N)[None, :] - sign * offsets[:, None]) % N)
+    table = (np.arange(N)[None, :] - sign * offsets[:, None]) % N
+    table.flags.writeable = False                       # shared by every call: never written
+    return xp.asarray(table)
 
 
 def shift_forward(wg, s):

@@ -17,10 +17,12 @@ from .parallel import WorkerGroup, one_part
 from .train import batch_to_device
 
 
-def measure(task, model, batch_size, seconds, dtype=np.float32, optimizer="rmsprop", workers=1):
-    """Returns (sequences per second, ms per step, steps timed)."""
+def measure(task, model, batch_size, seconds, optimizer, dtype=np.float32, workers=1):
+    """Returns (sequences per second, ms per step, steps timed). optimizer: a dict with the
+    keys name, lr, clip_value, clip_norm (the task's training settings)."""
     params = backend.to_device(model.init_params(np.random.default_rng(0), dtype))
-    opt = make_optimizer(optimizer, clip_value=10.0)
+    opt = make_optimizer(optimizer["name"], optimizer["lr"], optimizer["clip_value"],
+                         optimizer["clip_norm"])
     rng = np.random.default_rng(0)
     group = WorkerGroup(task, model, params, workers) if workers > 1 else None
 
@@ -33,27 +35,30 @@ def measure(task, model, batch_size, seconds, dtype=np.float32, optimizer="rmspr
         opt.step(params, grads)
         return loss
 
-    backend.scalar(step())                               # warm-up: allocations, kernel compiles
-    steps, t0 = 0, time.perf_counter()
-    while True:
-        loss = step()
-        steps += 1
-        if steps >= 3 and time.perf_counter() - t0 >= seconds:
-            backend.scalar(loss)                         # wait for the device to finish
-            break
-    elapsed = time.perf_counter() - t0
-    if group is not None:
-        group.close()
+    try:
+        backend.scalar(step())                           # warm-up: allocations, kernel compiles
+        steps, t0 = 0, time.perf_counter()
+        while True:
+            loss = step()
+            steps += 1
+            if steps >= 3 and time.perf_counter() - t0 >= seconds:
+                backend.scalar(loss)                     # wait for the device to finish
+                break
+        elapsed = time.perf_counter() - t0
+    finally:
+        if group is not None:
+            group.close()
     return steps * batch_size / elapsed, 1000.0 * elapsed / steps, steps
 
 
-def run_bench(task, model, batch_sizes, seconds, out, workers=1):
+def run_bench(task, model, batch_sizes, seconds, out, workers, optimizer):
     print(f"training throughput: {task.name}, model {model.name} {model.config}, "
-          f"backend {backend.name()}, float32, {workers} process(es)", file=out)
+          f"backend {backend.name()}, float32, {workers} process(es), optimizer {optimizer}",
+          file=out)
     print(f"{'batch':>6} {'seq/s':>10} {'ms/step':>10} {'steps':>7}", file=out, flush=True)
     rows = []
     for b in batch_sizes:
-        rate, ms, steps = measure(task, model, b, seconds, workers=workers)
+        rate, ms, steps = measure(task, model, b, seconds, optimizer, workers=workers)
         rows.append({"batch": b, "seq_per_s": rate, "ms_per_step": ms, "steps": steps})
         print(f"{b:>6} {rate:>10.1f} {ms:>10.1f} {steps:>7}", file=out, flush=True)
     return rows

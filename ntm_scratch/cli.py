@@ -213,6 +213,7 @@ def _train_settings(args, task_cls, model_cls, meta):
     if meta is not None:
         train_values.update(meta["train"])
         opt_values.update(meta["optimizer"])
+        train_values["workers"] = 1              # a runtime choice, not the run's: ask again
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
         if given is not None:
@@ -311,6 +312,8 @@ def cmd_train(args):
         task = task_cls(**task_config)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    if meta is not None:
+        model_config = dict(_saved_model_kwargs(meta), **model_config)
     try:
         model = model_cls(task.input_size, task.output_size, **model_config)
     except ValueError as exc:
@@ -327,6 +330,12 @@ def cmd_train(args):
     return 0
 
 
+def _saved_model_kwargs(meta):
+    """Every saved model setting (options and the rest, e.g. memory_seed) but the sizes the
+    task fixes."""
+    return {k: v for k, v in meta["model_config"].items() if k not in ("input_size", "output_size")}
+
+
 def _load_trained(path, task_name):
     """The task, model and parameters (on the active backend) saved in a checkpoint."""
     params, _, meta = load_checkpoint(path)
@@ -336,8 +345,7 @@ def _load_trained(path, task_name):
         raise CheckpointError(f"{path} holds an unknown model {meta['model']!r}")
     task = _tasks()[task_name](**meta["task_config"])
     model_cls = MODELS[meta["model"]]
-    model = model_cls(task.input_size, task.output_size,
-                      **{o[0]: meta["model_config"][o[0]] for o in model_cls.options})
+    model = model_cls(task.input_size, task.output_size, **_saved_model_kwargs(meta))
     _check_params_fit(params, model)
     dtype = DTYPES[meta["train"].get("dtype", "float32")]
     return task, model, backend.to_device(params, dtype), meta
@@ -377,7 +385,10 @@ def cmd_bench(args):
     model_cls = MODELS[args.model]
     model = model_cls(task.input_size, task.output_size)
     _check_workers(args.workers)
-    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers)
+    _, opt_values = _train_settings(argparse.Namespace(
+        **{f.name: None for f in fields(TrainConfig)}, lr=None, clip_value=None, clip_norm=None,
+        optimizer=None, no_stop=False), _tasks()[args.task], model_cls, None)
+    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers, opt_values)
     return 0
 
 

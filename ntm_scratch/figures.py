@@ -49,7 +49,8 @@ def _io_figure(runs, paths, length, out):
                                   keep_cache=False)
         out_bits = backend.to_host(sigmoid(logits))[:, 0] * batch.mask[:, 0, None]
         wrong = int((((out_bits > 0.5) != (batch.y[:, 0] > 0.5)) * batch.mask[:, 0, None]).sum())
-        rows.append((f"{model.name.upper()} output ({wrong} wrong bits)", out_bits.T))
+        rows.append((f"{model.name.upper()} output on the scored steps ({wrong} wrong bits)",
+                     out_bits.T))
     fig, axes = plt.subplots(len(rows), 1, figsize=(max(6, T / 12), 1.0 + 1.1 * len(rows)),
                              sharex=True)
     for ax, (title, image) in zip(axes, rows):
@@ -73,13 +74,14 @@ def _memory_figure(run, path, length, out):
     used = np.nonzero((write_w.max(axis=1) > 0.02) | (read_w.max(axis=1) > 0.02))[0]
     lo, hi = (max(0, used.min() - 2), min(write_w.shape[0], used.max() + 3)) if used.size \
         else (0, write_w.shape[0])
-    panels = [("write weighting", write_w[lo:hi], "gray_r", (0, 1)),
-              ("read weighting", read_w[lo:hi], "gray_r", (0, 1)),
-              ("add vector", trace["add"][:, 0, 0].T, "RdBu_r", (-1, 1))]
+    heads = "" if model.Hr == model.Hw == 1 else " (first head)"
+    panels = [(f"write weighting{heads}", write_w[lo:hi], "gray_r", (0, 1)),
+              (f"read weighting{heads}", read_w[lo:hi], "gray_r", (0, 1)),
+              (f"add vector{heads}", trace["add"][:, 0, 0].T, "RdBu_r", (-1, 1))]
     fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
     for ax, (title, image, cmap, (vmin, vmax)) in zip(axes, panels):
         extent = None
-        if title != "add vector":
+        if not title.startswith("add vector"):
             extent = (-0.5, image.shape[1] - 0.5, hi - 0.5, lo - 0.5)
             ax.set_ylabel("memory row")
         else:

@@ -15,6 +15,7 @@ fixed order: a run is deterministic for a given number of workers, though not bi
 with another number. NumPy backend only (a GPU runs one process).
 """
 import multiprocessing as mp
+import signal
 
 import numpy as np
 
@@ -43,7 +44,9 @@ def one_part(task, model, params, batch):
 
 
 def _serve(conn, task, model, params, grads_out):
-    """A worker: compute each part it is sent, until it is sent None."""
+    """A worker: compute each part it is sent, until it is sent None. Ctrl-C reaches the whole
+    process group; the worker ignores it and lets the main process shut it down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         part = conn.recv()
         if part is None:
@@ -53,8 +56,8 @@ def _serve(conn, task, model, params, grads_out):
             for key, g in grads.items():
                 grads_out[key][...] = g
             conn.send((float(loss), {k: float(v) for k, v in metrics.items()}))
-        except Exception as exc:                          # report, then keep serving
-            conn.send(RuntimeError(f"worker failed: {exc.__class__.__name__}: {exc}"))
+        except Exception as exc:                          # report it (as itself), keep serving
+            conn.send(exc)
 
 
 def _split(batch, k):
@@ -69,6 +72,8 @@ class WorkerGroup:
     def __init__(self, task, model, params, workers):
         if workers < 2:
             raise ValueError("a worker group needs at least 2 workers")
+        if not all(isinstance(v, np.ndarray) for v in params.values()):
+            raise ValueError("worker processes share NumPy arrays; a GPU run uses one process")
         self.task, self.model, self.params, self.workers = task, model, params, workers
         shared = _shared_views(params, 1)[0]
         for key in params:                                # the parameters now live in shared memory
@@ -91,18 +96,24 @@ class WorkerGroup:
         parts, weights = _split(batch, k)
         for conn, part in zip(self.conns, parts[1:]):
             conn.send(part)
-        loss, grads, metrics = one_part(self.task, self.model, self.params, parts[0])
+        replies, error = [], None
+        try:
+            mine = one_part(self.task, self.model, self.params, parts[0])
+        except Exception as exc:
+            mine, error = None, exc
+        for conn in self.conns[:k - 1]:                   # every reply is read, even after an
+            try:                                          # error, so the pipes stay in step
+                replies.append(conn.recv())
+            except EOFError:
+                replies.append(RuntimeError("a worker process died"))
+        error = error or next((r for r in replies if isinstance(r, Exception)), None)
+        if error is not None:
+            raise error
+        loss, grads, metrics = mine
         loss = weights[0] * loss
         grads = {key: weights[0] * g for key, g in grads.items()}
         metrics = {key: weights[0] * v for key, v in metrics.items()}
-        for i, (conn, w) in enumerate(zip(self.conns[:k - 1], weights[1:])):
-            try:
-                reply = conn.recv()
-            except EOFError:
-                raise RuntimeError("a worker process died") from None
-            if isinstance(reply, Exception):
-                raise reply
-            part_loss, part_metrics = reply
+        for i, ((part_loss, part_metrics), w) in enumerate(zip(replies, weights[1:])):
             loss = loss + w * part_loss
             for key in grads:
                 grads[key] += w * self.grads[i][key]

@@ -85,3 +85,48 @@ def test_lstm_model_float32_matches_numpy():
     np.testing.assert_allclose(to_host(la), to_host(lb), rtol=1e-4, atol=1e-5)
     for k in ga:
         np.testing.assert_allclose(to_host(ga[k]), to_host(gb[k]), rtol=1e-3, atol=1e-4)
+
+
+def run_ntm(xp, controller):
+    from ntm_scratch.ntm import NTMModel
+    r = np.random.default_rng(1)
+    model = NTMModel(4, 3, hidden=6, controller=controller, memory_rows=7, memory_width=3,
+                     read_heads=2, write_heads=2, shift_range=2, memory_init="learned")
+    params = {k: v + 0.3 * r.standard_normal(v.shape) for k, v in
+              model.init_params(r, np.float64).items()}
+    x = r.standard_normal((6, 3, 4))
+    y = (r.random((6, 3, 3)) > 0.5).astype(float)
+    params, x, y = _to(xp, params), xp.asarray(x), xp.asarray(y)
+    logits, cache = model.forward(params, x)
+    loss, lcache = sigmoid_cross_entropy_forward(logits, y)
+    dlogits, _ = sigmoid_cross_entropy_backward(1.0, lcache)
+    return (logits, loss), model.backward(dlogits, cache)
+
+
+def run_address_and_memory(xp):
+    from ntm_scratch.addressing import address_backward, address_forward
+    from ntm_scratch.memory import read_backward, read_forward, write_backward, write_forward
+    r = np.random.default_rng(2)
+    B, N, M = 3, 6, 4
+    dist = lambda shape: (lambda p: p / p.sum(-1, keepdims=True))(r.random(shape) + 0.1)
+    ins = [r.standard_normal((B, N, M)), r.standard_normal((B, M)), r.uniform(0.5, 3, B),
+           r.uniform(0.1, 0.9, B), dist((B, 5)), r.uniform(1, 3, B), dist((B, N))]
+    w, cache = address_forward(*_to(xp, ins))
+    grads = address_backward(_to(xp, r.standard_normal((B, N))), cache)
+    mem_ins = [ins[0], dist((B, 2, N)), r.random((B, 2, M)), r.standard_normal((B, 2, M))]
+    new, wcache = write_forward(*_to(xp, mem_ins))
+    wgrads = write_backward(_to(xp, r.standard_normal((B, N, M))), wcache)
+    rd, rcache = read_forward(new, _to(xp, mem_ins[1]))
+    rgrads = read_backward(_to(xp, r.standard_normal((B, 2, M))), rcache)
+    return (w, new, rd), (grads, wgrads, rgrads)
+
+
+def test_addressing_and_memory_match_numpy():
+    import cupy
+    assert_same(run_address_and_memory(np), run_address_and_memory(cupy))
+
+
+@pytest.mark.parametrize("controller", ["lstm", "ff"])
+def test_ntm_model_matches_numpy(controller):
+    import cupy
+    assert_same(run_ntm(np, controller), run_ntm(cupy, controller))

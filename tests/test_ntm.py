@@ -11,9 +11,10 @@ TOL = 1e-5
 T, B, D, O = 6, 2, 4, 3
 
 
-def make(controller, memory_init="learned", read_heads=2, write_heads=2, shift_range=1, seed=0):
+def make(controller, memory_init="learned", read_heads=2, write_heads=2, shift_range=1, seed=0,
+         memory_rows=5):
     r = np.random.default_rng(seed)
-    model = NTMModel(D, O, hidden=6, controller=controller, memory_rows=5, memory_width=3,
+    model = NTMModel(D, O, hidden=6, controller=controller, memory_rows=memory_rows, memory_width=3,
                      read_heads=read_heads, write_heads=write_heads, shift_range=shift_range,
                      memory_init=memory_init)
     params = model.init_params(r, np.float64)
@@ -86,3 +87,35 @@ def test_trace_returns_the_heads_over_time():
     assert np.allclose(tr["write_weights"].sum(axis=-1), 1.0)
     logits, _ = model.forward(params, x)
     assert np.array_equal(tr["logits"], logits)
+
+
+@pytest.mark.parametrize("controller,read_heads,write_heads,shift_range,memory_rows", [
+    ("ff", 1, 3, 2, 3),        # more shifts than rows: the offsets wrap onto each other
+    ("lstm", 3, 1, 2, 2),
+])
+def test_unequal_heads_and_wrapping_shifts(controller, read_heads, write_heads, shift_range,
+                                           memory_rows):
+    model, params, loss, grads = make(controller, memory_init="random", read_heads=read_heads,
+                                      write_heads=write_heads, shift_range=shift_range,
+                                      memory_rows=memory_rows)
+    errors = check_loss(loss, params, grads())
+    assert max(errors.values()) < TOL, errors
+
+
+def test_a_saved_model_keeps_its_memory_seed(tmp_path):
+    """eval, figures and resume rebuild the model from everything the checkpoint saved."""
+    from ntm_scratch.checkpoint import save_checkpoint
+    from ntm_scratch.cli import _load_trained
+    from tasks.copy import CopyTask
+    task = CopyTask(max_length=3)
+    model = NTMModel(task.input_size, task.output_size, hidden=4, memory_rows=6, memory_width=3,
+                     memory_init="random", memory_seed=7)
+    params = model.init_params(np.random.default_rng(0))
+    meta = {"task": "copy", "task_config": task.config, "model": "ntm",
+            "model_config": model.config, "optimizer": {}, "train": {"dtype": "float32"},
+            "step": 1, "seqs": 1, "wall": 0.0, "rng_state": {}}
+    path = str(tmp_path / "m.npz")
+    save_checkpoint(path, params, {"t": np.asarray(0)}, meta)
+    _, loaded, _, _ = _load_trained(path, "copy")
+    assert loaded.config["memory_seed"] == 7
+    assert np.array_equal(loaded._memory0(params, 1), model._memory0(params, 1))

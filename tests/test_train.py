@@ -183,3 +183,34 @@ def test_training_with_two_worker_processes(tmp_path, capsys):
                  "--checkpoint", path]) == 0
     assert load_checkpoint(path)[2]["step"] == 4
     assert "2 process(es)" in capsys.readouterr().out
+
+
+class FailsOnce(CopyTask):
+    """Copy whose loss raises once, on a part of 2 sequences that starts with a marked input."""
+    def loss(self, logits, batch):
+        if batch.x[0, 0, 0] == 42.0:
+            raise FloatingPointError("planted failure")
+        return super().loss(logits, batch)
+
+
+def test_a_worker_error_is_raised_and_the_next_step_is_right():
+    """After a part fails, every reply is still read: the next step's gradients are correct,
+    not a stale worker's (and the error arrives as itself)."""
+    from ntm_scratch.ntm import NTMModel
+    from ntm_scratch.parallel import WorkerGroup, one_part
+    task = FailsOnce(max_length=4)
+    model = NTMModel(task.input_size, task.output_size, hidden=8, memory_rows=10, memory_width=4)
+    params = model.init_params(np.random.default_rng(0), np.float64)
+    good = task.sample(np.random.default_rng(1), 8)
+    bad = task.sample(np.random.default_rng(2), 8)
+    bad.x[0, 2, 0] = 42.0                                   # the second of four parts fails
+    expected_loss, expected, _ = one_part(task, model, params, good)
+    group = WorkerGroup(task, model, params, 4)
+    try:
+        with pytest.raises(FloatingPointError):
+            group.loss_and_grads(bad)
+        loss, grads, _ = group.loss_and_grads(good)
+        assert abs(loss - expected_loss) < 1e-12
+        assert all(np.allclose(grads[k], expected[k], rtol=0, atol=1e-12) for k in grads)
+    finally:
+        group.close()
