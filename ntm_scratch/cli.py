@@ -14,6 +14,7 @@ given on the command line. A checkpoint fixes the task and model configuration: 
 contradicts it is refused rather than silently ignored.
 """
 import argparse
+import inspect
 import math
 import os
 import sys
@@ -101,11 +102,14 @@ def build_parser():
         p = sub.add_parser(name, help=f"train on {name}: " + task_cls.summary)
         add_train_arguments(p, task_cls)
 
-    p = sub.add_parser("eval", help="a checkpoint's cost at each sequence length")
+    p = sub.add_parser("eval", help="a checkpoint's cost on fresh sequences, by length or size")
     p.add_argument("task", choices=list(tasks))
     p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True)
-    p.add_argument("--lengths", type=int_list, default=[10, 20, 30, 50, 80, 120],
-                   help="comma-separated lengths (default 10,20,30,50,80,120)")
+    p.add_argument("--lengths", type=int_list,
+                   help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120)")
+    p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
+    p.add_argument("--items", type=int_list,
+                   help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
     p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
     p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
@@ -368,13 +372,28 @@ def cmd_eval(args):
     from .train import evaluate
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
+    accepted = {"length": "lengths", "repeats": "repeats", "items": "items"}
+    given = {kw: getattr(args, flag) for kw, flag in accepted.items()
+             if getattr(args, flag) is not None}
+    allowed = set(inspect.signature(task.sample).parameters) - {"rng", "batch_size"}
+    for kw in given:
+        if kw not in allowed:
+            raise CLIError(f"--{accepted[kw]} does not apply to {args.task}")
+    if not given and task.sweep is not None:
+        given = {task.sweep[0]: list(task.sweep[1])}
+    if len(given) > 1:
+        raise CLIError("vary one thing at a time: " + " or ".join(f"--{accepted[k]}" for k in given))
+    name, values = next(iter(given.items())) if given else ("-", [None])
     print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
-          f"{args.count} fresh sequences per length")
-    print(f"{'length':>7} {task.metric:>10} {'bits':>10}")
-    for length in args.lengths:
-        ev = evaluate(task, model, params, np.random.default_rng([args.seed, length]), args.count,
-                      length=length)
-        print(f"{length:>7} {ev[task.metric]:>10.3f} {ev['bits']:>10.3f}", flush=True)
+          f"{args.count} fresh sequences per row")
+    columns = list(dict.fromkeys([task.metric, "bits", *task.report]))
+    print(f"{name:>7} " + " ".join(f"{c:>12}" for c in columns))
+    for value in values:
+        kwargs = {} if value is None else {name: value}
+        ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
+                      args.count, **kwargs)
+        print(f"{value if value is not None else '-':>7} " +
+              " ".join(f"{ev[c]:>12.3f}" for c in columns), flush=True)
     return 0
 
 
@@ -394,6 +413,9 @@ def cmd_bench(args):
 
 def cmd_figures(args):
     from .figures import draw_bit_task_figures
+    if args.task != "copy":
+        raise CLIError(f"run.py figures draws copy only so far; {args.task}'s figures are not "
+                       "written yet")
     _use_backend(args)
     main_run = _load_trained(args.checkpoint, args.task)
     baseline = _load_trained(args.baseline, args.task) if args.baseline is not None else None

@@ -1,4 +1,9 @@
 """The tasks, by the name `run.py` knows them."""
+from .associative_recall import AssociativeRecallTask
 from .copy import CopyTask
+from .ngrams import NGramsTask
+from .priority_sort import PrioritySortTask
+from .repeat_copy import RepeatCopyTask
 
-TASKS = {CopyTask.name: CopyTask}
+TASKS = {cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask,
+                                   PrioritySortTask)}

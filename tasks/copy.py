@@ -25,6 +25,7 @@ class CopyTask(BitTask):
                ("min_length", 1, "shortest training sequence"),
                ("max_length", 20, "longest training sequence"))
     default_model = "ntm"
+    sweep = ("length", (10, 20, 30, 50, 80, 120))   # what `run.py eval` varies, and its default values
     train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1},
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}

@@ -1,0 +1,82 @@
+"""Repeat copy (NTM paper §4.2): copy a sequence a given number of times, then say "done".
+
+A sequence of L random 8-bit vectors is shown, then a step carrying the delimiter flag and the
+number of repeats R on its own input channel. The network must then write the sequence R times
+in a row and, on the step after, raise an end marker on an extra output channel: it has to count.
+
+The repeat count is normalised as the paper does, to mean 0 and variance 1 under the training
+distribution (R uniform on min_repeats..max_repeats), so a count outside that range (the
+generalisation test: 20 repeats) arrives as a value the network never saw.
+
+Layout for one example (input channels: bits, delimiter, repeats; output: bits, end marker):
+
+    t        0 .. L-1        L                   L+1 .. L+R·L        L+R·L+1
+    input    the vectors     delimiter, R̂        zeros               zeros
+    target   (not scored)    (not scored)        the vectors R times end marker
+
+Every output step is scored on every channel, so the end marker must also stay off until its
+step. Examples of different L and R share a batch through the mask.
+"""
+import numpy as np
+
+from .base import Batch, BitTask
+
+
+class RepeatCopyTask(BitTask):
+    name = "repeat-copy"
+    summary = "copy a sequence a given number of times, then emit an end marker (NTM paper §4.2)"
+    options = (("bits", 8, "random bits per vector"),
+               ("min_length", 1, "shortest training sequence"),
+               ("max_length", 10, "longest training sequence"),
+               ("min_repeats", 1, "fewest training repeats"),
+               ("max_repeats", 10, "most training repeats"))
+    default_model = "ntm"
+    sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
+    train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1}}
+
+    def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10):
+        if not (1 <= min_length <= max_length and 1 <= min_repeats <= max_repeats):
+            raise ValueError("repeat-copy needs 1 <= min <= max for lengths and repeats")
+        self.config = {"bits": int(bits), "min_length": int(min_length),
+                       "max_length": int(max_length), "min_repeats": int(min_repeats),
+                       "max_repeats": int(max_repeats)}
+        self.input_size = bits + 2        # data bits, delimiter, repeat count
+        self.output_size = bits + 1       # data bits, end marker
+        n = max_repeats - min_repeats + 1
+        self.repeat_mean = (min_repeats + max_repeats) / 2.0
+        self.repeat_std = np.sqrt((n * n - 1) / 12.0) if n > 1 else 1.0   # of a discrete uniform
+
+    def normalise_repeats(self, repeats):
+        return (np.asarray(repeats, dtype=np.float64) - self.repeat_mean) / self.repeat_std
+
+    def sample(self, rng, batch_size, length=None, repeats=None):
+        """A batch; `length` and `repeats` fix those of every example (for evaluation)."""
+        c = self.config
+        bits = c["bits"]
+        lengths = (rng.integers(c["min_length"], c["max_length"] + 1, size=batch_size)
+                   if length is None else np.full(batch_size, int(length)))
+        counts = (rng.integers(c["min_repeats"], c["max_repeats"] + 1, size=batch_size)
+                  if repeats is None else np.full(batch_size, int(repeats)))
+        L = int(lengths.max())
+        T = int((lengths + 2 + counts * lengths).max())
+        cols = np.arange(batch_size)
+        seq = rng.integers(0, 2, size=(L, batch_size, bits)).astype(np.float64)
+        valid = np.arange(L)[:, None] < lengths[None, :]              # (L, B)
+        seq *= valid[..., None]
+
+        x = np.zeros((T, batch_size, bits + 2))
+        x[:L, :, :bits] = seq
+        x[lengths, cols, bits] = 1.0                                   # the delimiter
+        x[lengths, cols, bits + 1] = self.normalise_repeats(counts)    # and the repeat count
+        y = np.zeros((T, batch_size, bits + 1))
+        mask = np.zeros((T, batch_size))
+        t_valid, b_valid = np.nonzero(valid)
+        for r in range(int(counts.max())):                             # the r-th copy
+            keep = r < counts[b_valid]
+            t_out = lengths[b_valid] + 1 + r * lengths[b_valid] + t_valid
+            y[t_out[keep], b_valid[keep], :bits] = seq[t_valid[keep], b_valid[keep]]
+        end = lengths + 1 + counts * lengths
+        y[end, cols, bits] = 1.0                                       # the end marker
+        scored = (np.arange(T)[:, None] > lengths[None, :]) & (np.arange(T)[:, None] <= end[None, :])
+        mask[scored] = 1.0
+        return Batch(x=x, y=y, mask=mask)
