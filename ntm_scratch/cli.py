@@ -63,6 +63,7 @@ def _number(cast, what, ok):
 positive_int = _number(int, "a positive integer", lambda v: v > 0)
 nonnegative_int = _number(int, "a whole number >= 0", lambda v: v >= 0)
 positive_float = _number(float, "a positive number", lambda v: math.isfinite(v) and v > 0)
+nonnegative_float = _number(float, "a number >= 0", lambda v: math.isfinite(v) and v >= 0)
 MAX_SIZE = 100_000
 size_int = _number(int, f"a positive integer up to {MAX_SIZE:,}", lambda v: 0 < v <= MAX_SIZE)
 
@@ -156,7 +157,8 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="rmsprop (Graves' form) or adam")
     g.add_argument("--lr", type=positive_float, help="learning rate")
     g.add_argument("--clip-value", type=positive_float, help="clip each gradient component to ±X")
-    g.add_argument("--clip-norm", type=positive_float, help="clip the global gradient norm to X")
+    g.add_argument("--clip-norm", type=nonnegative_float,
+                   help="clip the global gradient norm to X (0: no norm clipping)")
     g.add_argument("--eval-every", type=positive_int, help="evaluate and checkpoint every K steps")
     g.add_argument("--eval-size", type=positive_int, help="fresh sequences per evaluation")
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")
@@ -230,6 +232,8 @@ def _train_settings(args, task_cls, model_cls, meta):
     for k in ("lr", "clip_value", "clip_norm"):
         if getattr(args, k) is not None:
             opt_values[k] = getattr(args, k)
+    if opt_values["clip_norm"] == 0:
+        opt_values["clip_norm"] = None
     if args.optimizer is not None:
         if meta is not None and args.optimizer != meta["optimizer"]["name"]:
             raise CLIError(f"the checkpoint was trained with {meta['optimizer']['name']}; "

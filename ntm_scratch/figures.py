@@ -115,9 +115,11 @@ def _learning_curves(runs, paths, out):
         evals = read_log(path)
         ax.plot([max(r["seqs"], 1) for r in evals], [r[task.metric] for r in evals],
                 label=_label(run, path))
-    ax.set_xlabel("sequences seen")
+    ax.set_xlabel("sequences seen (step 0 drawn at 1)")
+    ax.set_xscale("log")
     ax.set_ylabel(f"{task.metric} (wrong bits per sequence)")
     ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{task.name}: evaluation on fresh sequences during training", fontsize=10)

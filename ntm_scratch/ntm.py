@@ -84,16 +84,20 @@ class NTMModel:
                ("read_heads", 1, "read heads"),
                ("write_heads", 1, "write heads"),
                ("shift_range", 1, "shifts -R..R the heads can make"),
-               ("memory_init", "constant", "initial memory", ("constant", "learned", "random")))
+               ("memory_init", "constant", "initial memory", ("constant", "learned", "random")),
+               ("initial_weighting", "row0", "where the heads' learned initial weightings start",
+                ("row0", "uniform")))
     train_defaults = {"optimizer": "rmsprop", "lr": 1e-4, "clip_value": 10.0, "batch_size": 1}
 
     def __init__(self, input_size, output_size, hidden=100, controller="lstm", memory_rows=128,
                  memory_width=20, read_heads=1, write_heads=1, shift_range=1,
-                 memory_init="constant", memory_seed=0):
+                 memory_init="constant", memory_seed=0, initial_weighting="row0"):
         if controller not in ("lstm", "ff"):
             raise ValueError(f"controller must be 'lstm' or 'ff', not {controller!r}")
         if memory_init not in ("constant", "learned", "random"):
             raise ValueError(f"memory_init must be constant, learned or random, not {memory_init!r}")
+        if initial_weighting not in ("row0", "uniform"):
+            raise ValueError(f"initial_weighting must be row0 or uniform, not {initial_weighting!r}")
         if read_heads < 1 or write_heads < 1:
             raise ValueError("the NTM needs at least one read head and one write head")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
@@ -101,7 +105,7 @@ class NTMModel:
                        "memory_rows": int(memory_rows), "memory_width": int(memory_width),
                        "read_heads": int(read_heads), "write_heads": int(write_heads),
                        "shift_range": int(shift_range), "memory_init": memory_init,
-                       "memory_seed": int(memory_seed)}
+                       "memory_seed": int(memory_seed), "initial_weighting": initial_weighting}
         c = self.config
         self.N, self.M, self.H = c["memory_rows"], c["memory_width"], c["hidden"]
         self.Hr, self.Hw, self.S = c["read_heads"], c["write_heads"], 2 * c["shift_range"] + 1
@@ -126,7 +130,8 @@ class NTMModel:
         params["W_y"] = rng.standard_normal((out_in, c["output_size"])) / np.sqrt(out_in)
         params["b_y"] = np.zeros(c["output_size"])
         params["w_init"] = np.zeros((self.Hr + self.Hw, N))
-        params["w_init"][:, 0] = INIT_FOCUS                     # every head starts at row 0
+        if c["initial_weighting"] == "row0":
+            params["w_init"][:, 0] = INIT_FOCUS                 # every head starts at row 0
         params["r_init"] = 0.1 * rng.standard_normal((self.Hr, M))
         if c["memory_init"] == "learned":
             params["M0"] = np.full((N, M), MEMORY_CONSTANT)

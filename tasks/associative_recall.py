@@ -28,7 +28,9 @@ class AssociativeRecallTask(BitTask):
                ("max_items", 6, "most items per training episode"))
     default_model = "ntm"
     sweep = ("items", (6, 8, 10, 12, 15))
-    train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1}}
+    train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1},
+                      "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
+                              "clip_norm": 10.0, "eval_every": 50}}
 
     def __init__(self, bits=6, item_length=3, min_items=2, max_items=6):
         if not 2 <= min_items <= max_items:

@@ -32,7 +32,9 @@ class RepeatCopyTask(BitTask):
                ("max_repeats", 10, "most training repeats"))
     default_model = "ntm"
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
-    train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1}}
+    train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1},
+                      "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
+                              "clip_norm": 10.0, "eval_every": 50}}
 
     def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10):
         if not (1 <= min_length <= max_length and 1 <= min_repeats <= max_repeats):
