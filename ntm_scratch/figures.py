@@ -108,6 +108,20 @@ def read_log(path):
     return [evals[s] for s in sorted(evals)]
 
 
+def _finish_cost_plot(fig, ax, task, title, paths, out):
+    """A cost axis (linear to 1 wrong bit, logarithmic above), legend, title, footer; saved."""
+    ax.set_ylabel(f"{task.metric} (wrong bits per sequence)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    _footer(fig, paths)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def _learning_curves(runs, paths, out):
     task = runs[0][0]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -117,16 +131,8 @@ def _learning_curves(runs, paths, out):
                 label=_label(run, path))
     ax.set_xlabel("sequences seen (step 0 drawn at 1)")
     ax.set_xscale("log")
-    ax.set_ylabel(f"{task.metric} (wrong bits per sequence)")
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{task.name}: evaluation on fresh sequences during training", fontsize=10)
-    _footer(fig, paths)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _finish_cost_plot(fig, ax, task, f"{task.name}: evaluation on fresh sequences during training",
+                      paths, out)
 
 
 def generalisation(run, lengths=GENERALISATION_LENGTHS, count=64):
@@ -145,16 +151,10 @@ def _generalisation_figure(runs, paths, out, count=64):
     if train_max:
         ax.axvspan(0, train_max, color="0.9", label=f"training lengths (≤ {train_max})")
     ax.set_xlabel("sequence length")
-    ax.set_ylabel(f"{task.metric} (wrong bits per sequence)")
-    ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlim(0, max(GENERALISATION_LENGTHS) + 5)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{task.name}: generalisation to longer sequences ({count} per length)", fontsize=10)
-    _footer(fig, paths)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _finish_cost_plot(fig, ax, task,
+                      f"{task.name}: generalisation to longer sequences ({count} per length)",
+                      paths, out)
 
 
 def draw_bit_task_figures(main_run, baseline, path, baseline_path, out_dir):

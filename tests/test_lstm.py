@@ -157,3 +157,20 @@ def test_initialisation_forget_bias_and_learned_initial_state():
     assert state["h"].shape == (2, 3, H) and np.all(state["h"][:, 1] == params["h_init"])
     state["h"][0, 0, 0] = -99.0                                  # a copy, not a view
     assert params["h_init"][0, 0] == 0.0
+
+
+def test_learned_initial_state_gradient():
+    """lstm_initial_state_backward: the broadcast over the batch becomes a sum (< 1e-7)."""
+    from ntm_scratch.gradcheck import check_op
+    from ntm_scratch.lstm import lstm_initial_state_backward
+    r = np.random.default_rng(4)
+
+    def forward(h_init, c_init):
+        return lstm_initial_state({"h_init": h_init, "c_init": c_init}, 3), None
+
+    def backward(dstate, cache):
+        g = lstm_initial_state_backward(dstate)
+        return g["h_init"], g["c_init"]
+    errors = check_op(forward, backward, {"h_init": r.standard_normal((L, H)),
+                                          "c_init": r.standard_normal((L, H))})
+    assert max(errors.values()) < 1e-7, errors

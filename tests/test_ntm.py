@@ -119,3 +119,16 @@ def test_a_saved_model_keeps_its_memory_seed(tmp_path):
     _, loaded, _, _ = _load_trained(path, "copy")
     assert loaded.config["memory_seed"] == 7
     assert np.array_equal(loaded._memory0(params, 1), model._memory0(params, 1))
+
+
+@pytest.mark.parametrize("write", [False, True], ids=["read-heads", "write-heads"])
+def test_head_activations_gradient(write):
+    """head_activations_backward for every part of a head (k, β, g, s, γ, and e, a), < 1e-7."""
+    from ntm_scratch.gradcheck import check_op
+    from ntm_scratch.ntm import head_activations_backward, head_activations_forward
+    M, S = 3, 5
+    width = M + 3 + S + (2 * M if write else 0)
+    z = 2 * np.random.default_rng(5).standard_normal((2, 3, width))
+    errors = check_op(lambda z: head_activations_forward(z, M, S, write),
+                      head_activations_backward, {"z": z})
+    assert errors["z"] < 1e-7
