@@ -216,15 +216,16 @@ def _train_settings(args, task_cls, model_cls, meta):
         for k, v in layer.items():
             (opt_values if k in ("optimizer", "lr", "clip_value", "clip_norm")
              else train_values)[k if k != "optimizer" else "name"] = v
-    if meta is not None:
-        train_values.update(meta["train"])
-        opt_values.update(meta["optimizer"])
+    if meta is not None:                         # (keys this version does not know are ignored)
+        train_values.update({k: v for k, v in meta["train"].items() if k in train_values})
+        opt_values.update({k: v for k, v in meta["optimizer"].items() if k in opt_values})
         train_values["workers"] = 1              # a runtime choice, not the run's: ask again
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
         if given is not None:
-            if meta is not None and f.name in ("seed", "dtype") and given != meta["train"][f.name]:
-                raise CLIError(f"the checkpoint was trained with {f.name} {meta['train'][f.name]}; "
+            saved = train_values[f.name]
+            if meta is not None and f.name in ("seed", "dtype") and given != saved:
+                raise CLIError(f"the checkpoint was trained with {f.name} {saved}; "
                                f"a resumed run keeps it (got {_flag(f.name)} {given})")
             train_values[f.name] = given
     if args.no_stop:

@@ -195,3 +195,13 @@ def test_a_run_that_fails_to_start_leaves_no_log(tmp_path, capsys, monkeypatch):
     assert_one_line_error(main(["copy", *TINY, "--steps", "2", "--checkpoint", str(path)]),
                           capsys.readouterr().err)
     assert not path.exists() and not (tmp_path / "run.jsonl").exists()
+
+
+def test_a_checkpoint_with_settings_this_version_does_not_know(trained, tmp_path, capsys):
+    from ntm_scratch.checkpoint import load_checkpoint
+    params, optim, meta = load_checkpoint(trained)
+    meta["train"] = dict(meta["train"], future_setting=3)
+    meta["optimizer"] = dict(meta["optimizer"], future_option=True)
+    newer = str(tmp_path / "newer.npz")
+    save_checkpoint(newer, params, optim, meta)
+    assert main(["copy", "--steps", "3", "--resume", newer]) == 0
