@@ -15,8 +15,9 @@ State: the controller's ('h', 'c' for an LSTM), the memory 'M' (B, N, M), the re
 (B, Hr, M) and the weightings 'wr' (B, Hr, N) and 'ww' (B, Hw, N).
 
 Initial state: the memory is a constant 1e-6 (default; Collier & Beel 2018), learned (`M0`), or a
-fixed random matrix drawn from `memory_seed`; the weightings are softmax(w_init) of a learned bias;
-the reads r_init are learned. All are broadcast over the batch, so their gradients are sums.
+fixed random matrix drawn from `memory_seed`; the weightings are softmax(w_init) of a learned bias,
+which starts focused on row 0 (initial_weighting="row0", default) or uniform ("uniform"); the
+reads r_init are learned. All are broadcast over the batch, so their gradients are sums.
 """
 import numpy as np
 
