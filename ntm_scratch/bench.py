@@ -13,7 +13,7 @@ import numpy as np
 
 from . import backend
 from .optim import make_optimizer
-from .parallel import WorkerGroup, one_part
+from .parallel import WorkerGroup, loss_and_grads
 from .train import batch_to_device
 
 
@@ -28,10 +28,7 @@ def measure(task, model, batch_size, seconds, optimizer, dtype=np.float32, worke
 
     def step():
         batch = batch_to_device(task.sample(rng, batch_size), dtype)
-        if group is None:
-            loss, grads, _ = one_part(task, model, params, batch)
-        else:
-            loss, grads, _ = group.loss_and_grads(batch)
+        loss, grads, _ = loss_and_grads(task, model, params, batch, group)
         opt.step(params, grads)
         return loss
 

@@ -208,7 +208,8 @@ def _resolve_config(kind, declared, args, saved):
     return config
 
 
-def _train_settings(args, task_cls, model_cls, meta):
+def _default_settings(task_cls, model_cls):
+    """TrainConfig's defaults, then the model's, then the task's: (train values, optimiser)."""
     train_values = {f.name: f.default for f in fields(TrainConfig)}
     opt_values = {"name": "adam", "lr": None, "clip_value": None, "clip_norm": None}
     for layer in (model_cls.train_defaults, task_cls.train_defaults.get("all", {}),
@@ -216,6 +217,11 @@ def _train_settings(args, task_cls, model_cls, meta):
         for k, v in layer.items():
             (opt_values if k in ("optimizer", "lr", "clip_value", "clip_norm")
              else train_values)[k if k != "optimizer" else "name"] = v
+    return train_values, opt_values
+
+
+def _train_settings(args, task_cls, model_cls, meta):
+    train_values, opt_values = _default_settings(task_cls, model_cls)
     if meta is not None:                         # (keys this version does not know are ignored)
         train_values.update({k: v for k, v in meta["train"].items() if k in train_values})
         opt_values.update({k: v for k, v in meta["optimizer"].items() if k in opt_values})
@@ -409,9 +415,7 @@ def cmd_bench(args):
     model_cls = MODELS[args.model]
     model = model_cls(task.input_size, task.output_size)
     _check_workers(args.workers)
-    _, opt_values = _train_settings(argparse.Namespace(
-        **{f.name: None for f in fields(TrainConfig)}, lr=None, clip_value=None, clip_norm=None,
-        optimizer=None, no_stop=False), _tasks()[args.task], model_cls, None)
+    _, opt_values = _default_settings(_tasks()[args.task], model_cls)
     run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers, opt_values)
     return 0
 

@@ -43,6 +43,13 @@ def one_part(task, model, params, batch):
     return loss, model.backward(dlogits, cache), metrics
 
 
+def loss_and_grads(task, model, params, batch, group=None):
+    """One step's (loss, grads, metrics): in this process, or shared out by a WorkerGroup."""
+    if group is None:
+        return one_part(task, model, params, batch)
+    return group.loss_and_grads(batch)
+
+
 def _serve(conn, task, model, params, grads_out):
     """A worker: compute each part it is sent, until it is sent None. Ctrl-C reaches the whole
     process group; the worker ignores it and lets the main process shut it down."""

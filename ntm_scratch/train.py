@@ -28,7 +28,7 @@ import numpy as np
 
 from . import backend
 from .checkpoint import save_checkpoint
-from .parallel import WorkerGroup, one_part
+from .parallel import WorkerGroup, loss_and_grads
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -163,10 +163,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
     try:
         while step < cfg.steps and not result["solved"]:
             batch = batch_to_device(task.sample(rng, cfg.batch_size), dtype)
-            if group is None:
-                loss, grads, metrics = one_part(task, model, params, batch)
-            else:
-                loss, grads, metrics = group.loss_and_grads(batch)
+            loss, grads, metrics = loss_and_grads(task, model, params, batch, group)
             loss_value = backend.scalar(loss)
             if not math.isfinite(loss_value):
                 step += 1
