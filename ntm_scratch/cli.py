@@ -122,6 +122,8 @@ def build_parser():
     p.add_argument("--baseline", metavar="PATH", type=path_arg,
                    help="a second checkpoint to compare with (the LSTM baseline)")
     p.add_argument("--out", metavar="DIR", type=path_arg, default="figures")
+    p.add_argument("--count", type=positive_int, default=64,
+                   help="fresh sequences per point of the generalisation figure")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
 
     p = sub.add_parser("bench", help="training throughput at several batch sizes")
@@ -143,6 +145,7 @@ def add_train_arguments(p, task_cls):
     model_options = {}                               # an option several models share is one flag
     for model_cls in MODELS.values():
         for opt, default, helptext, *choices in model_cls.options:
+            default = task_cls.model_defaults.get(model_cls.name, {}).get(opt, default)
             entry = model_options.setdefault(opt, (helptext, choices, []))
             entry[2].append(f"{model_cls.name} {default}")
     for opt, (helptext, choices, defaults) in model_options.items():
@@ -192,11 +195,13 @@ def log_path_for(checkpoint_path):
     return root + ".jsonl"
 
 
-def _resolve_config(kind, declared, args, saved):
+def _resolve_config(kind, declared, args, saved, defaults=None):
     """{option: value} for a task or model: saved values (from a checkpoint) or the declared
-    defaults, overridden by flags; a flag that contradicts a checkpoint is an error."""
+    defaults (as `defaults` overrides them), overridden by flags; a flag that contradicts a
+    checkpoint is an error."""
     config = {}
     for opt, default, *_ in declared:
+        default = (defaults or {}).get(opt, default)
         given = getattr(args, opt, None)
         if saved is not None:
             if given is not None and given != saved.get(opt):
@@ -312,7 +317,8 @@ def cmd_train(args):
     task_config = _resolve_config("task", task_cls.options, args,
                                   meta["task_config"] if meta else None)
     model_config = _resolve_config("model", model_cls.options, args,
-                                   meta["model_config"] if meta else None)
+                                   meta["model_config"] if meta else None,
+                                   task_cls.model_defaults.get(model_name))
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
     _use_backend(args)
@@ -413,7 +419,8 @@ def cmd_bench(args):
     _use_backend(args)
     task = _tasks()[args.task]()
     model_cls = MODELS[args.model]
-    model = model_cls(task.input_size, task.output_size)
+    model = model_cls(task.input_size, task.output_size,
+                      **_tasks()[args.task].model_defaults.get(args.model, {}))
     _check_workers(args.workers)
     _, opt_values = _default_settings(_tasks()[args.task], model_cls)
     run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers, opt_values)
@@ -421,14 +428,12 @@ def cmd_bench(args):
 
 
 def cmd_figures(args):
-    from .figures import draw_bit_task_figures
-    if args.task != "copy":
-        raise CLIError(f"run.py figures draws copy only so far; {args.task}'s figures are not "
-                       "written yet")
+    from .figures import draw_figures
     _use_backend(args)
     main_run = _load_trained(args.checkpoint, args.task)
     baseline = _load_trained(args.baseline, args.task) if args.baseline is not None else None
-    for path in draw_bit_task_figures(main_run, baseline, args.checkpoint, args.baseline, args.out):
+    for path in draw_figures(main_run, baseline, args.checkpoint, args.baseline, args.out,
+                             args.count):
         print(path)
     return 0
 

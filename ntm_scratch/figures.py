@@ -1,13 +1,17 @@
-"""Figures for the bit tasks, drawn from trained checkpoints (matplotlib, no screen needed).
+"""Figures for the NTM tasks, drawn from trained checkpoints (matplotlib, no screen needed).
 
-    python run.py figures copy --checkpoint NTM.npz --baseline LSTM.npz
+    python run.py figures TASK --checkpoint NTM.npz --baseline LSTM.npz
 
-writes into figures/:
-    copy_io_len20.png, copy_io_len80.png   input, target and each model's output (NTM Fig. 4)
-    copy_memory.png                        the NTM's write and read weightings over time, and
-                                           its add vectors (the Distill article's memory figure)
-    copy_learning_curves.png               evaluation cost against sequences seen, from the logs
-    copy_generalisation.png                cost against sequence length, 10 to 120
+writes into figures/, each file named after the task:
+    TASK_io_TAG.png            input, target and each model's output on the task's examples
+                               (`task.figure_examples`; for copy NTM Fig. 4, repeat copy Fig. 8)
+    TASK_memory.png            the NTM's write and read weightings over time, and its add vectors,
+                               on the first example (the Distill article's memory figure)
+    TASK_learning_curves.png   the evaluation metric against sequences seen, from the logs
+    TASK_generalisation.png    the metric beyond the training range (`task.generalisation`)
+and for two tasks one more:
+    priority-sort_writes.png   where each vector was written against its priority (NTM Fig. 17)
+    ngrams_predictions.png     each model's P(next bit = 1) beside the Bayesian optimum's
 Every figure names the checkpoints it was drawn from.
 """
 import json
@@ -23,7 +27,6 @@ from . import backend  # noqa: E402
 from .ops import sigmoid  # noqa: E402
 from .train import evaluate  # noqa: E402
 
-GENERALISATION_LENGTHS = (10, 20, 30, 40, 50, 60, 80, 100, 120)
 FIGURE_SEED = 2024
 
 
@@ -38,19 +41,41 @@ def _footer(fig, paths):
              ha="left", va="bottom")
 
 
-def _io_figure(runs, paths, length, out):
+def _save(fig, paths, out):
+    _footer(fig, paths)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _describe(kwargs):
+    return ", ".join(f"{k} {v}" for k, v in kwargs.items()) or "a training-distribution example"
+
+
+def _example(task, tag, kwargs, count=1, return_priorities=False):
+    """The same example(s) for every model and every figure that shows them."""
+    rng = np.random.default_rng([FIGURE_SEED, sum(map(ord, tag))])
+    extra = {"return_priorities": True} if return_priorities else {}
+    return task.sample(rng, count, **kwargs, **extra)
+
+
+def _probabilities(run, batch):
+    _, model, params, _ = run
+    logits, _ = model.forward(params, backend.to_device(batch.x, params["W_y"].dtype),
+                              keep_cache=False)
+    return backend.to_host(sigmoid(logits))
+
+
+def _io_figure(runs, paths, tag, kwargs, out):
     task = runs[0][0]
-    batch = task.sample(np.random.default_rng([FIGURE_SEED, length]), 1, length=length)
+    batch = _example(task, tag, kwargs)
+    m = batch.mask[:, 0, None]
     T = batch.x.shape[0]
-    rows = [("input", batch.x[:, 0].T), ("target", (batch.y[:, 0] * batch.mask[:, 0, None]).T)]
-    for run, path in zip(runs, paths):
-        _, model, params, _ = run
-        logits, _ = model.forward(params, backend.to_device(batch.x, params["W_y"].dtype),
-                                  keep_cache=False)
-        out_bits = backend.to_host(sigmoid(logits))[:, 0] * batch.mask[:, 0, None]
-        wrong = int((((out_bits > 0.5) != (batch.y[:, 0] > 0.5)) * batch.mask[:, 0, None]).sum())
-        rows.append((f"{model.name.upper()} output on the scored steps ({wrong} wrong bits)",
-                     out_bits.T))
+    rows = [("input", batch.x[:, 0].T), ("target", (batch.y[:, 0] * m).T)]
+    for run in runs:
+        p = _probabilities(run, batch)[:, 0] * m
+        wrong = int((((p > 0.5) != (batch.y[:, 0] > 0.5)) * m).sum())
+        rows.append((f"{run[1].name.upper()} output on the scored steps ({wrong} wrong bits)", p.T))
     fig, axes = plt.subplots(len(rows), 1, figsize=(max(6, T / 12), 1.0 + 1.1 * len(rows)),
                              sharex=True)
     for ax, (title, image) in zip(axes, rows):
@@ -58,43 +83,45 @@ def _io_figure(runs, paths, length, out):
         ax.set_title(title, fontsize=9, loc="left")
         ax.set_yticks([])
     axes[-1].set_xlabel("time step")
-    fig.suptitle(f"{task.name}: a sequence of length {length}", fontsize=10)
-    _footer(fig, paths)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    fig.suptitle(f"{task.name}: {_describe(kwargs)}", fontsize=10)
+    _save(fig, paths, out)
 
 
-def _memory_figure(run, path, length, out):
+def _heads(weights, n_heads, what):
+    """(T, H, N) -> (N, T) and a title: the only head, or the heads summed."""
+    if n_heads == 1:
+        return weights[:, 0].T, f"{what} weighting"
+    return weights.sum(axis=1).T, f"{what} weightings, {n_heads} heads summed"
+
+
+def _memory_figure(run, path, tag, kwargs, out):
     task, model, params, _ = run
-    batch = task.sample(np.random.default_rng([FIGURE_SEED, length]), 1, length=length)
+    batch = _example(task, tag, kwargs)
     trace = model.trace(params, backend.to_device(batch.x, params["W_y"].dtype))
-    write_w = trace["write_weights"][:, 0, 0].T                   # (N, T), first write head
-    read_w = trace["read_weights"][:, 0, 0].T
-    used = np.nonzero((write_w.max(axis=1) > 0.02) | (read_w.max(axis=1) > 0.02))[0]
+    write_w, write_title = _heads(trace["write_weights"][:, 0], model.Hw, "write")
+    read_w, read_title = _heads(trace["read_weights"][:, 0], model.Hr, "read")
+    used = np.nonzero((write_w.max(axis=1) > 0.1) | (read_w.max(axis=1) > 0.1))[0]
     lo, hi = (max(0, used.min() - 2), min(write_w.shape[0], used.max() + 3)) if used.size \
         else (0, write_w.shape[0])
-    heads = "" if model.Hr == model.Hw == 1 else " (first head)"
-    panels = [(f"write weighting{heads}", write_w[lo:hi], "gray_r", (0, 1)),
-              (f"read weighting{heads}", read_w[lo:hi], "gray_r", (0, 1)),
-              (f"add vector{heads}", trace["add"][:, 0, 0].T, "RdBu_r", (-1, 1))]
-    fig, axes = plt.subplots(3, 1, figsize=(7, 7), sharex=True)
+    top = max(1.0, float(write_w.max()), float(read_w.max()))
+    panels = [(write_title, write_w[lo:hi], "gray_r", (0, top)),
+              (read_title, read_w[lo:hi], "gray_r", (0, top)),
+              ("add vector" + (" (first write head)" if model.Hw > 1 else ""),
+               trace["add"][:, 0, 0].T, "RdBu_r", (-1, 1))]
+    fig, axes = plt.subplots(3, 1, figsize=(max(7, batch.x.shape[0] / 14), 7), sharex=True)
     for ax, (title, image, cmap, (vmin, vmax)) in zip(axes, panels):
         extent = None
-        if not title.startswith("add vector"):
+        if title.startswith("add vector"):
+            ax.set_ylabel("component")
+        else:
             extent = (-0.5, image.shape[1] - 0.5, hi - 0.5, lo - 0.5)
             ax.set_ylabel("memory row")
-        else:
-            ax.set_ylabel("component")
         ax.imshow(image, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
                   interpolation="nearest", extent=extent)
         ax.set_title(title, fontsize=9, loc="left")
-    axes[-1].set_xlabel("time step (input, delimiter at %d, then output)" % length)
-    fig.suptitle(f"{task.name}: the NTM's memory use on a sequence of length {length}", fontsize=10)
-    _footer(fig, [path])
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    axes[-1].set_xlabel("time step")
+    fig.suptitle(f"{task.name}: the NTM's memory use ({_describe(kwargs)})", fontsize=10)
+    _save(fig, [path], out)
 
 
 def read_log(path):
@@ -108,18 +135,18 @@ def read_log(path):
     return [evals[s] for s in sorted(evals)]
 
 
-def _finish_cost_plot(fig, ax, task, title, paths, out):
-    """A cost axis (linear to 1 wrong bit, logarithmic above), legend, title, footer; saved."""
-    ax.set_ylabel(f"{task.metric} (wrong bits per sequence)")
+def _metric(task, record):
+    """The number a figure plots: the task's metric, less the optimum where the task has one."""
+    return record[task.metric] - record.get("optimal_bits", 0.0)
+
+
+def _metric_axis(ax, task):
+    """The metric's axis (linear to 1, logarithmic above), grid and legend."""
+    ax.set_ylabel(task.metric_label)
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=10)
-    _footer(fig, paths)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
 
 
 def _learning_curves(runs, paths, out):
@@ -127,51 +154,99 @@ def _learning_curves(runs, paths, out):
     fig, ax = plt.subplots(figsize=(7, 4))
     for run, path in zip(runs, paths):
         evals = read_log(path)
-        ax.plot([max(r["seqs"], 1) for r in evals], [r[task.metric] for r in evals],
+        ax.plot([max(r["seqs"], 1) for r in evals], [_metric(task, r) for r in evals],
                 label=_label(run, path))
     ax.set_xlabel("sequences seen (step 0 drawn at 1)")
     ax.set_xscale("log")
-    _finish_cost_plot(fig, ax, task, f"{task.name}: evaluation on fresh sequences during training",
-                      paths, out)
+    _metric_axis(ax, task)
+    ax.set_title(f"{task.name}: evaluation on fresh sequences during training", fontsize=10)
+    _save(fig, paths, out)
 
 
-def generalisation(run, lengths=GENERALISATION_LENGTHS, count=64):
+def generalisation(run, name, values, count=64):
+    """The task's metric (less any optimum) over `count` fresh sequences at each value."""
     task, model, params, _ = run
-    return [evaluate(task, model, params, np.random.default_rng([FIGURE_SEED, n]), count,
-                     batch_size=32, length=n)[task.metric] for n in lengths]
+    return [_metric(task, evaluate(task, model, params, np.random.default_rng([FIGURE_SEED, v]),
+                                   count, batch_size=32, **{name: v})) for v in values]
 
 
 def _generalisation_figure(runs, paths, out, count=64):
     task = runs[0][0]
-    train_max = task.config.get("max_length")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    sweeps = task.generalisation
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 4), squeeze=False)
+    for ax, (name, values, train_max) in zip(axes[0], sweeps):
+        for run, path in zip(runs, paths):
+            ax.plot(values, generalisation(run, name, values, count), marker="o",
+                    label=_label(run, path))
+        ax.axvspan(0, train_max, color="0.9", label=f"training range (≤ {train_max})")
+        ax.set_xlabel(name)
+        ax.set_xlim(0, max(values) + 1)
+        _metric_axis(ax, task)
+    fig.suptitle(f"{task.name}: beyond the training range ({count} sequences per point)",
+                 fontsize=10)
+    _save(fig, paths, out)
+
+
+def _priority_writes(run, path, out, count=8):
+    """Where each vector was written (the write weighting's peak, per head) against its
+    priority, over `count` sequences: NTM Fig. 17, where the relation is close to linear."""
+    task, model, params, _ = run
+    batch, priority = _example(task, "writes", {}, count=count, return_priorities=True)
+    trace = model.trace(params, backend.to_device(batch.x, params["W_y"].dtype))
+    n = task.config["items"]
+    rows = trace["write_weights"][:n].argmax(axis=-1)            # (items, B, Hw)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for h in range(model.Hw):
+        ax.scatter(priority.ravel(), rows[:, :, h].ravel(), s=9, alpha=0.7,
+                   label=f"write head {h + 1}")
+    ax.set_xlabel("priority")
+    ax.set_ylabel("memory row written (the weighting's peak)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, markerscale=2)
+    ax.set_title(f"{task.name}: write location against priority ({count} sequences)",
+                 fontsize=10)
+    _save(fig, [path], out)
+
+
+def _ngram_predictions(runs, paths, out):
+    """One sequence: each model's P(next bit = 1) beside the Bayesian optimum's (NTM Fig. 14)."""
+    task = runs[0][0]
+    batch = _example(task, "predictions", {})
+    t = np.nonzero(batch.mask[:, 0])[0]
+    fig, ax = plt.subplots(figsize=(max(7, len(t) / 22), 3.8))
+    ax.plot(t, batch.optimal[t, 0], color="k", lw=1.5, label="Bayesian optimum")
     for run, path in zip(runs, paths):
-        ax.plot(GENERALISATION_LENGTHS, generalisation(run, count=count), marker="o",
-                label=_label(run, path))
-    if train_max:
-        ax.axvspan(0, train_max, color="0.9", label=f"training lengths (≤ {train_max})")
-    ax.set_xlabel("sequence length")
-    ax.set_xlim(0, max(GENERALISATION_LENGTHS) + 5)
-    _finish_cost_plot(fig, ax, task,
-                      f"{task.name}: generalisation to longer sequences ({count} per length)",
-                      paths, out)
+        ax.plot(t, _probabilities(run, batch)[t, 0, 0], lw=1, label=_label(run, path))
+    ax.scatter(t, batch.y[t, 0, 0], s=4, color="0.5", label="the next bit")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("P(next bit = 1)")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    fig.suptitle(f"{task.name}: predictions along one sequence", fontsize=10)
+    _save(fig, paths, out)
 
 
-def draw_bit_task_figures(main_run, baseline, path, baseline_path, out_dir):
-    """Draw every figure; returns the paths written."""
+def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
+    """Draw every figure the task has (`count` sequences per generalisation point); returns the
+    paths written."""
     os.makedirs(out_dir, exist_ok=True)
-    name = main_run[0].name
+    task = main_run[0]
     runs = [main_run] + ([baseline] if baseline else [])
     paths = [path] + ([baseline_path] if baseline else [])
     written = []
-    for length in (20, 80):
-        written.append(os.path.join(out_dir, f"{name}_io_len{length}.png"))
-        _io_figure(runs, paths, length, written[-1])
+
+    def target(suffix):
+        written.append(os.path.join(out_dir, f"{task.name}_{suffix}.png"))
+        return written[-1]
+
+    for tag, kwargs in task.figure_examples:
+        _io_figure(runs, paths, tag, kwargs, target(f"io_{tag}"))
     if hasattr(main_run[1], "trace"):
-        written.append(os.path.join(out_dir, f"{name}_memory.png"))
-        _memory_figure(main_run, path, 20, written[-1])
-    written.append(os.path.join(out_dir, f"{name}_learning_curves.png"))
-    _learning_curves(runs, paths, written[-1])
-    written.append(os.path.join(out_dir, f"{name}_generalisation.png"))
-    _generalisation_figure(runs, paths, written[-1])
+        _memory_figure(main_run, path, *task.figure_examples[0], target("memory"))
+        if task.name == "priority-sort":
+            _priority_writes(main_run, path, target("writes"))
+    if task.name == "ngrams":
+        _ngram_predictions(runs, paths, target("predictions"))
+    _learning_curves(runs, paths, target("learning_curves"))
+    if task.generalisation:
+        _generalisation_figure(runs, paths, target("generalisation"), count)
     return written

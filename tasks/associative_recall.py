@@ -28,6 +28,8 @@ class AssociativeRecallTask(BitTask):
                ("max_items", 6, "most items per training episode"))
     default_model = "ntm"
     sweep = ("items", (6, 8, 10, 12, 15))
+    figure_examples = (("items6", {"items": 6}), ("items12", {"items": 12}))   # NTM Fig. 12
+    generalisation = (("items", (2, 4, 6, 8, 10, 12, 15), 6),)
     train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1},
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}

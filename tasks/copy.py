@@ -26,6 +26,8 @@ class CopyTask(BitTask):
                ("max_length", 20, "longest training sequence"))
     default_model = "ntm"
     sweep = ("length", (10, 20, 30, 50, 80, 120))   # what `run.py eval` varies, and its default values
+    figure_examples = (("len20", {"length": 20}), ("len80", {"length": 80}))
+    generalisation = (("length", (10, 20, 30, 40, 50, 60, 80, 100, 120), 20),)
     train_defaults = {"all": {"steps": 10000, "eval_every": 100, "stop_below": 0.1},
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}

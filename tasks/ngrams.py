@@ -57,8 +57,12 @@ class NGramsTask(BitTask):
     default_model = "ntm"
     sweep = None
     metric = "bits"
+    metric_label = "bits per sequence above the Bayesian optimum"
+    figure_examples = (("seq", {}),)
     report = ("bits", "optimal_bits", "cost")
-    train_defaults = {"all": {"steps": 20000, "eval_every": 100}}
+    train_defaults = {"all": {"steps": 20000, "eval_every": 100},
+                      "ntm": {"steps": 9000, "batch_size": 16, "optimizer": "rmsprop",
+                              "lr": 3e-4, "clip_norm": 10.0, "eval_every": 50, "eval_size": 64}}
 
     def __init__(self, length=200, context=5):
         if not 1 <= context < length - 1:

@@ -24,7 +24,11 @@ class PrioritySortTask(BitTask):
                ("outputs", 16, "vectors to output"))
     default_model = "ntm"
     sweep = None
-    train_defaults = {"all": {"steps": 20000, "eval_every": 100}}
+    figure_examples = (("seq", {}),)
+    train_defaults = {"all": {"steps": 20000, "eval_every": 100},
+                      "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
+                              "clip_norm": 10.0, "eval_every": 50, "eval_size": 64}}
+    model_defaults = {"ntm": {"read_heads": 5, "write_heads": 5}}   # the paper's NTM
 
     def __init__(self, bits=8, items=20, outputs=16):
         if not 1 <= outputs <= items:

@@ -32,6 +32,11 @@ class RepeatCopyTask(BitTask):
                ("max_repeats", 10, "most training repeats"))
     default_model = "ntm"
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
+    figure_examples = (("len10_rep10", {"length": 10, "repeats": 10}),     # NTM Fig. 8
+                       ("len20_rep10", {"length": 20, "repeats": 10}),
+                       ("len10_rep20", {"length": 10, "repeats": 20}))
+    generalisation = (("length", (2, 4, 6, 8, 10, 12, 14, 16, 18, 20), 10),
+                      ("repeats", (2, 4, 6, 8, 10, 12, 14, 16, 18, 20), 10))
     train_defaults = {"all": {"steps": 20000, "eval_every": 100, "stop_below": 0.1},
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}

@@ -59,3 +59,41 @@ def test_bench_prints_a_row_per_batch_size(capsys):
     assert lines[1].split() == ["batch", "seq/s", "ms/step", "steps"]
     assert [line.split()[0] for line in lines[2:]] == ["1", "2"]
     assert all(float(line.split()[1]) > 0 for line in lines[2:])
+
+
+TINY_TASKS = {"repeat-copy": ["--max-length", "3", "--max-repeats", "2"],
+              "associative-recall": ["--max-items", "3"],
+              "ngrams": ["--length", "20"],
+              "priority-sort": ["--items", "5", "--outputs", "3"]}
+EXPECTED = {"repeat-copy": ["io_len10_rep10", "io_len10_rep20", "io_len20_rep10", "memory",
+                            "learning_curves", "generalisation"],
+            "associative-recall": ["io_items6", "io_items12", "memory", "learning_curves",
+                                   "generalisation"],
+            "ngrams": ["io_seq", "memory", "predictions", "learning_curves"],
+            "priority-sort": ["io_seq", "memory", "writes", "learning_curves"]}
+
+
+@pytest.mark.parametrize("task", sorted(TINY_TASKS))
+def test_figures_for_each_ntm_task(task, tmp_path, capsys):
+    ntm, lstm = str(tmp_path / "ntm.npz"), str(tmp_path / "lstm.npz")
+    common = ["--hidden", "8", "--batch-size", "2", "--eval-size", "2", "--eval-every", "1",
+              "--steps", "1", *TINY_TASKS[task]]
+    assert main([task, "--model", "ntm", "--memory-rows", "10", "--memory-width", "4",
+                 "--read-heads", "2", "--write-heads", "2", *common, "--checkpoint", ntm]) == 0
+    assert main([task, "--model", "lstm", "--layers", "1", *common, "--checkpoint", lstm]) == 0
+    out = tmp_path / "figs"
+    assert main(["figures", task, "--checkpoint", ntm, "--baseline", lstm, "--out", str(out),
+                 "--count", "2"]) == 0
+    assert sorted(os.listdir(out)) == sorted(f"{task}_{n}.png" for n in EXPECTED[task])
+
+
+def test_priority_sort_trains_the_papers_five_plus_five_heads(tmp_path):
+    from ntm_scratch.checkpoint import load_checkpoint
+    path = str(tmp_path / "p.npz")
+    assert main(["priority-sort", "--hidden", "8", "--memory-rows", "10", "--memory-width", "4",
+                 "--items", "4", "--outputs", "2", "--batch-size", "2", "--eval-size", "2",
+                 "--steps", "1", "--checkpoint", path]) == 0
+    meta = load_checkpoint(path)[2]
+    assert meta["model"] == "ntm"
+    assert (meta["model_config"]["read_heads"], meta["model_config"]["write_heads"]) == (5, 5)
+    assert meta["optimizer"]["name"] == "rmsprop" and meta["train"]["batch_size"] == 2
