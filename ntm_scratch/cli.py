@@ -27,9 +27,10 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .lstm import LSTMModel
 from .ntm import NTMModel
 from .optim import OPTIMIZERS, make_optimizer
+from .seq2seq import Seq2SeqModel
 from .train import DTYPES, TrainConfig, TrainingError, train
 
-MODELS = {NTMModel.name: NTMModel, LSTMModel.name: LSTMModel}
+MODELS = {m.name: m for m in (NTMModel, LSTMModel, Seq2SeqModel)}
 
 
 def _tasks():
@@ -140,10 +141,10 @@ def build_parser():
 
 def add_train_arguments(p, task_cls):
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=list(MODELS), default=None,
+    g.add_argument("--model", choices=list(task_cls.models), default=None,
                    help=f"which model to train (default: {task_cls.default_model})")
     model_options = {}                               # an option several models share is one flag
-    for model_cls in MODELS.values():
+    for model_cls in (MODELS[m] for m in task_cls.models):
         for opt, default, helptext, *choices in model_cls.options:
             default = task_cls.model_defaults.get(model_cls.name, {}).get(opt, default)
             entry = model_options.setdefault(opt, (helptext, choices, []))
@@ -309,7 +310,7 @@ def cmd_train(args):
     model_name = meta["model"] if meta else (args.model or task_cls.default_model)
     model_cls = MODELS[model_name]
     own = {o[0] for o in model_cls.options}
-    for other in MODELS.values():
+    for other in (MODELS[m] for m in task_cls.models):
         for opt, *_ in other.options:
             if opt not in own and getattr(args, opt) is not None:
                 raise CLIError(f"{_flag(opt)} does not apply to the model {model_name}")
@@ -403,14 +404,15 @@ def cmd_eval(args):
     name, values = next(iter(given.items())) if given else ("-", [None])
     print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
           f"{args.count} fresh sequences per row")
-    columns = list(dict.fromkeys([task.metric, "bits", *task.report]))
+    columns = list(dict.fromkeys([task.metric, *task.report, *task.eval_only]))
     print(f"{name:>7} " + " ".join(f"{c:>12}" for c in columns))
     for value in values:
         kwargs = {} if value is None else {name: value}
         ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
                       args.count, **kwargs)
         print(f"{value if value is not None else '-':>7} " +
-              " ".join(f"{ev[c]:>12.3f}" for c in columns), flush=True)
+              " ".join(f"{ev[c]:>12.3f}" if c in ev else f"{'-':>12}" for c in columns),
+              flush=True)
     return 0
 
 
@@ -419,6 +421,9 @@ def cmd_bench(args):
     _use_backend(args)
     task = _tasks()[args.task]()
     model_cls = MODELS[args.model]
+    if args.model not in _tasks()[args.task].models:
+        raise CLIError(f"{args.task} is learnt by {' or '.join(_tasks()[args.task].models)}, "
+                       f"not {args.model}")
     model = model_cls(task.input_size, task.output_size,
                       **_tasks()[args.task].model_defaults.get(args.model, {}))
     _check_workers(args.workers)

@@ -9,6 +9,8 @@ MATH.md, "LSTM controller":
 Parameters (a dict) for L layers of H units on an input of size D:
     W{l}: (D_l + H, 4H), b{l}: (4H,) with D_0 = D and D_l = H above; the forget-gate block of
     b{l} starts at +1. h_init, c_init: (L, H), the learned initial state, broadcast over the batch.
+    The steps read W{l} and b{l} only, so a caller may start from a state of its own (the
+    seq2seq decoder starts from the encoder's final state).
 The state is {'h': (L, B, H), 'c': (L, B, H)}; the step's output is the top layer's h.
 """
 import numpy as np
@@ -22,7 +24,14 @@ FORGET_BIAS = 1.0
 
 
 def num_layers(params):
-    return params["h_init"].shape[0]
+    L = 0
+    while f"b{L}" in params:
+        L += 1
+    return L
+
+
+def hidden_size(params):
+    return params["b0"].shape[0] // 4
 
 
 def lstm_init(input_size, hidden_size, layers=1, rng=None, dtype=np.float32):
@@ -63,7 +72,7 @@ def lstm_step_forward(x, state, params):
     """
     xp = array_module(x)
     L = num_layers(params)
-    H = params["h_init"].shape[1]
+    H = hidden_size(params)
     inp = x
     hs, cs, caches = [], [], []
     for l in range(L):
@@ -93,7 +102,7 @@ def lstm_step_backward(dy, dstate, cache):
     caches, params = cache
     xp = array_module(dy)
     L = len(caches)
-    H = params["h_init"].shape[1]
+    H = hidden_size(params)
     dh_prev = [None] * L
     dc_prev = [None] * L
     dparams = {}
@@ -148,6 +157,10 @@ class LSTMModel:
         hs, state, caches = sequence_forward(lstm_step_forward, x, state0, params, keep_cache)
         logits, out_cache = affine_forward(hs, params["W_y"], params["b_y"])
         return logits, (caches, state, out_cache)
+
+    def forward_batch(self, params, batch, train=True):
+        """What the training loop calls: logits for batch.x (cached only when training)."""
+        return self.forward(params, batch.x, keep_cache=train)
 
     def backward(self, dlogits, cache):
         caches, state, out_cache = cache

@@ -242,6 +242,10 @@ class NTMModel:
         logits, out_cache = affine_forward(outs, params["W_y"], params["b_y"])
         return logits, (caches, final, w_cache, out_cache)
 
+    def forward_batch(self, params, batch, train=True):
+        """What the training loop calls: logits for batch.x (cached only when training)."""
+        return self.forward(params, batch.x, keep_cache=train)
+
     def backward(self, dlogits, cache):
         caches, final, w_cache, out_cache = cache
         dout, dW_y, db_y = affine_backward(dlogits, out_cache)

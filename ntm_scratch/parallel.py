@@ -38,7 +38,7 @@ def _shared_views(template, count):
 
 def one_part(task, model, params, batch):
     """Forward, loss and backward for one batch: (loss, grads, metrics), means per sequence."""
-    logits, cache = model.forward(params, batch.x)
+    logits, cache = model.forward_batch(params, batch)
     loss, dlogits, metrics = task.loss(logits, batch)
     return loss, model.backward(dlogits, cache), metrics
 

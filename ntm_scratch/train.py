@@ -1,6 +1,6 @@
 """The one training loop every task uses.
 
-    for each step: sample a batch (host RNG) -> model.forward -> task.loss -> model.backward
+    for each step: sample a batch (host RNG) -> model.forward_batch -> task.loss -> model.backward
                    -> optimiser.step (clipping inside)
     every eval_every steps: evaluate on fresh sequences, log, checkpoint (atomically)
 
@@ -51,18 +51,29 @@ class TrainConfig:
 
 
 def batch_to_device(batch, dtype):
-    return type(batch)(**{k: backend.to_device(v, dtype) for k, v in vars(batch).items()})
+    """The batch's arrays on the active backend; floating ones cast to dtype, tokens and masks
+    of integers or booleans kept as they are."""
+    return type(batch)(**{k: backend.to_device(v, dtype if np.issubdtype(np.asarray(v).dtype,
+                                                                         np.floating) else None)
+                          for k, v in vars(batch).items()})
 
 
 def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
-    """Mean loss and metrics per sequence over n fresh sequences. Returns a dict of floats."""
+    """Mean loss and metrics per sequence over n fresh sequences (drawn as `task.eval_kwargs`
+    says, e.g. from held-out data, then as `sample_kwargs` say). Returns a dict of floats.
+    A model that reports its attention (aux["alpha"]) on a task that knows the right alignment
+    adds `align_error` (task.alignment_error)."""
+    sample_kwargs = {**getattr(task, "eval_kwargs", {}), **sample_kwargs}
     dtype = params[next(iter(params))].dtype
     totals, seen = {}, 0
     while seen < n:
         b = min(batch_size, n - seen)
         batch = batch_to_device(task.sample(rng, b, **sample_kwargs), dtype)
-        logits, _ = model.forward(params, batch.x, keep_cache=False)
+        logits, aux = model.forward_batch(params, batch, train=False)
         loss, _, metrics = task.loss(logits, batch)
+        if isinstance(aux, dict) and aux.get("alpha") is not None \
+                and hasattr(task, "alignment_error"):
+            metrics["align_error"] = task.alignment_error(aux["alpha"], batch)
         for k, v in dict(metrics, loss=loss).items():
             totals[k] = totals.get(k, 0.0) + backend.scalar(v) * b
         seen += b
@@ -136,7 +147,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             result["solved"] = True
             write({"kind": "event", "event": "solved", "step": step, "seqs": seqs,
                    "wall": wall(), task.metric: ev[task.metric]})
-        return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in task.report)
+        return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in (*task.report, *task.eval_only)
+                                  if k in ev)
 
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     log = open(log_path, "a", buffering=1)

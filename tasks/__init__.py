@@ -4,6 +4,7 @@ from .copy import CopyTask
 from .ngrams import NGramsTask
 from .priority_sort import PrioritySortTask
 from .repeat_copy import RepeatCopyTask
+from .reverse import ReverseTask
 
 TASKS = {cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask,
-                                   PrioritySortTask)}
+                                   PrioritySortTask, ReverseTask)}

@@ -38,9 +38,12 @@ class BitTask:
     metric = "cost"
     metric_label = "wrong bits per sequence"
     report = ("bits", "cost")     # what the progress line shows
+    eval_only = ()                # metrics that only an evaluation has
     figure_examples = ()          # (tag, sample kwargs): the examples `run.py figures` draws
     generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
     model_defaults = {}           # {model name: {option: value}}: a task's own model sizes
+    models = ("ntm", "lstm")      # the models that can learn it
+    eval_kwargs = {}              # what the training loop's evaluation samples
 
     def loss(self, logits, batch):
         xp = array_module(logits)

@@ -6,7 +6,7 @@ differentiated (masks, labels, an axis).
 """
 import numpy as np
 
-from ntm_scratch import losses, ops
+from ntm_scratch import attention, losses, ops
 
 
 def _rng():
@@ -73,6 +73,40 @@ def _huber():
         "pred": target + a, "target": target}, {"delta": delta}
 
 
+# Attention: B = 3 sequences over S = 5 source positions, one of them padded to length 1.
+SOURCE_MASK = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=bool)
+
+
+def _project_keys():
+    r = _rng()
+    return attention.project_keys_forward, attention.project_keys_backward, {
+        "h": r.standard_normal((3, 5, 4)), "U": r.standard_normal((4, 6))}, {}
+
+
+def _additive_scores():
+    r = _rng()
+    return attention.additive_scores_forward, attention.additive_scores_backward, {
+        "s": r.standard_normal((3, 4)), "keys": r.standard_normal((3, 5, 6)),
+        "W": 0.5 * r.standard_normal((4, 6)), "v": r.standard_normal(6)}, {}
+
+
+def _dot_scores():
+    r = _rng()
+    return attention.dot_scores_forward, attention.dot_scores_backward, {
+        "s": r.standard_normal((3, 4)), "keys": r.standard_normal((3, 5, 4))}, {}
+
+
+def _attend_forward(e, h, mask):               # the differentiated inputs first, the mask last
+    return attention.attend_forward(e, mask, h)
+
+
+def _attend():
+    r = _rng()
+    return _attend_forward, attention.attend_backward, {
+        "e": 2 * r.standard_normal((3, 5)), "h": r.standard_normal((3, 5, 4))}, \
+        {"mask": SOURCE_MASK}
+
+
 CASES = {
     "affine": _affine,
     "sigmoid": _unary(ops.sigmoid_forward, ops.sigmoid_backward),
@@ -87,4 +121,8 @@ CASES = {
     "sigmoid_cross_entropy": _sigmoid_ce,
     "softmax_cross_entropy": _softmax_ce,
     "huber": _huber,
+    "attention_project_keys": _project_keys,
+    "attention_additive_scores": _additive_scores,
+    "attention_dot_scores": _dot_scores,
+    "attention_attend_masked": _attend,
 }

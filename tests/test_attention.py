@@ -1,0 +1,139 @@
+"""Attention and the encoder–decoder: gradients of the whole model's loss, masking, greedy
+decoding, and the reverse task's data."""
+import numpy as np
+import pytest
+from op_cases import SOURCE_MASK
+
+from ntm_scratch import attention, losses
+from ntm_scratch.gradcheck import check_loss
+from ntm_scratch.seq2seq import Seq2SeqModel
+from tasks.reverse import ReverseTask
+from tasks.tokens import EOS, TokenBatch
+
+TOL = 1e-5   # MATH.md: a whole model's loss
+
+KINDS = [("additive", "no"), ("additive", "yes"), ("dot", "no"), ("general", "no"),
+         ("general", "yes"), ("none", "no"), ("none", "yes")]
+
+
+def tiny_batch(seed=0, V=7):
+    """Three sources of lengths 5, 3, 1 and targets of lengths 4, 2, 3 (padded, masked)."""
+    r = np.random.default_rng(seed)
+    S, T = 5, 4
+    src_mask = np.arange(S)[:, None] < np.array([5, 3, 1])
+    mask = (np.arange(T)[:, None] < np.array([4, 2, 3])).astype(np.float64)
+    x = r.integers(3, V, (S, 3)) * src_mask
+    y = r.integers(2, V, (T, 3)) * (mask > 0)
+    return TokenBatch(x=x, src_mask=src_mask, y=y, mask=mask)
+
+
+def tiny_model(kind, bidirectional, layers=1, seed=1):
+    model = Seq2SeqModel(7, 7, hidden=4, embed=3, layers=layers, attention=kind,
+                         bidirectional=bidirectional)
+    params = model.init_params(np.random.default_rng(seed), np.float64)
+    r = np.random.default_rng(seed + 1)   # away from the small initial values, so every
+    for k in params:                      # gradient is large enough to be checked
+        params[k] = params[k] + 0.5 * r.standard_normal(params[k].shape)
+    return model, params
+
+
+def loss_and_grads(model, params, batch):
+    logits, cache = model.forward_batch(params, batch)
+    B = logits.shape[1]
+    nats, ce = losses.softmax_cross_entropy_forward(logits, batch.y, batch.mask)
+    grads = model.backward(losses.softmax_cross_entropy_backward(1.0 / B, ce), cache)
+    return nats / B, grads
+
+
+@pytest.mark.parametrize("kind,bidirectional", KINDS)
+def test_gradient_of_the_whole_loss(kind, bidirectional):
+    """Every parameter, for every score kind, with padded sources and targets."""
+    model, params = tiny_model(kind, bidirectional, layers=2 if bidirectional == "no" else 1)
+    batch = tiny_batch()
+    _, grads = loss_and_grads(model, params, batch)
+    assert set(grads) == set(params)
+    errors = check_loss(lambda: loss_and_grads(model, params, batch)[0], params, grads)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_a_padded_position_gets_zero_weight_and_zero_gradient():
+    r = np.random.default_rng(3)
+    e, h = 3 * r.standard_normal((3, 5)), r.standard_normal((3, 5, 4))
+    (alpha, c), cache = attention.attend_forward(e, SOURCE_MASK, h)
+    assert np.all(alpha[~SOURCE_MASK] == 0.0)
+    np.testing.assert_allclose(alpha.sum(axis=1), 1.0, rtol=1e-12)
+    de, dh = attention.attend_backward((r.standard_normal((3, 5)), r.standard_normal((3, 4))),
+                                       cache)
+    assert np.all(de[~SOURCE_MASK] == 0.0) and np.all(dh[~SOURCE_MASK] == 0.0)
+    assert np.all(de[:2][SOURCE_MASK[:2]] != 0.0)
+    assert np.all(de[2] == 0.0)              # one real position: α = 1 whatever its score
+
+
+@pytest.mark.parametrize("kind,bidirectional", KINDS)
+def test_padding_changes_nothing(kind, bidirectional):
+    """What the padded source positions hold, and how much padding a batch has, do not change
+    any example's logits or its gradient: each example equals itself run alone."""
+    model, params = tiny_model(kind, bidirectional)
+    batch = tiny_batch()
+    logits, _ = model.forward_batch(params, batch)
+    noisy = TokenBatch(x=np.where(batch.src_mask, batch.x, 5), src_mask=batch.src_mask,
+                       y=batch.y, mask=batch.mask)
+    np.testing.assert_array_equal(model.forward_batch(params, noisy)[0], logits)
+    for b in range(3):
+        S = int(batch.src_mask[:, b].sum())
+        alone = TokenBatch(x=batch.x[:S, b:b + 1], src_mask=batch.src_mask[:S, b:b + 1],
+                           y=batch.y[:, b:b + 1], mask=batch.mask[:, b:b + 1])
+        np.testing.assert_allclose(model.forward_batch(params, alone)[0][:, 0], logits[:, b],
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["additive", "general", "none"])
+def test_greedy_decoding_is_teacher_forcing_on_its_own_output(kind):
+    """Fed its own argmax as the target, the teacher-forced pass gives the greedy logits: the
+    two share one decoder step."""
+    model, params = tiny_model(kind, "no")
+    batch = tiny_batch()
+    greedy, aux = model.forward_batch(params, batch, train=False)
+    own = TokenBatch(x=batch.x, src_mask=batch.src_mask, y=greedy.argmax(axis=-1),
+                     mask=np.ones_like(batch.mask))
+    np.testing.assert_allclose(model.forward_batch(params, own)[0], greedy, rtol=1e-12)
+    if kind == "none":
+        assert aux["alpha"] is None
+    else:
+        alpha = aux["alpha"]                                     # (T, B, S)
+        assert alpha.shape == (4, 3, 5) and np.all(alpha[:, ~batch.src_mask.T] == 0.0)
+
+
+def test_dot_scores_refuse_a_bidirectional_encoder():
+    with pytest.raises(ValueError, match="general or additive"):
+        Seq2SeqModel(7, 7, attention="dot", bidirectional="yes")
+
+
+def test_reverse_task_layout_and_alignment():
+    task = ReverseTask()
+    batch = task.sample(np.random.default_rng(0), 64)
+    lengths = batch.src_mask.sum(axis=0)
+    assert lengths.min() >= 1 and lengths.max() <= 20 and len(set(lengths)) > 10
+    target = task.alignment(batch.src_mask, batch.y.shape[0])
+    for b in range(64):
+        L = lengths[b]
+        src = batch.x[:L, b]
+        assert np.all(src >= 3) and np.all(batch.x[L:, b] == 0)
+        assert np.array_equal(batch.y[:L, b], src[::-1]) and batch.y[L, b] == EOS
+        assert batch.mask[:, b].sum() == L + 1
+        assert np.array_equal(src[target[:L, b]], batch.y[:L, b])   # step t copies target[t]
+        assert np.all(target[L:, b] == -1)
+    longer = task.sample(np.random.default_rng(1), 4, length=30)
+    assert longer.x.shape == (30, 4) and longer.src_mask.all()
+
+
+def test_alignment_error_counts_misplaced_argmaxes():
+    task = ReverseTask()
+    batch = task.sample(np.random.default_rng(2), 3, length=4)
+    target = task.alignment(batch.src_mask, 5)
+    alpha = np.zeros((5, 3, 4))
+    for t in range(4):
+        alpha[t, :, target[t, 0]] = 1.0                          # every step right
+    assert task.alignment_error(alpha, batch) == 0.0
+    alpha[0, 0] = np.roll(alpha[0, 0], 1)                        # one of 12 steps wrong
+    assert task.alignment_error(alpha, batch) == pytest.approx(100.0 / 12)
