@@ -12,6 +12,9 @@ writes into figures/, each file named after the task:
 and for two tasks one more:
     priority-sort_writes.png   where each vector was written against its priority (NTM Fig. 17)
     ngrams_predictions.png     each model's P(next bit = 1) beside the Bayesian optimum's
+An encoder–decoder (reverse, dates) gets instead:
+    TASK_attention_KIND.png    source × output attention heatmaps on the task's examples
+    TASK_learning_curves.png, TASK_generalisation.png   as above, with and without attention
 Every figure names the checkpoints it was drawn from.
 """
 import json
@@ -25,14 +28,14 @@ import numpy as np  # noqa: E402
 
 from . import backend  # noqa: E402
 from .ops import sigmoid  # noqa: E402
-from .train import evaluate  # noqa: E402
+from .train import batch_to_device, evaluate  # noqa: E402
 
 FIGURE_SEED = 2024
 
 
 def _label(run, path):
     task, model, _, meta = run
-    return f"{model.name.upper()} ({os.path.basename(os.path.dirname(path)) or path}, " \
+    return f"{getattr(model, 'label', model.name.upper())} ({os.path.basename(os.path.dirname(path)) or path}, " \
            f"{meta['seqs']:,} sequences)"
 
 
@@ -232,6 +235,8 @@ def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
     task = main_run[0]
     runs = [main_run] + ([baseline] if baseline else [])
     paths = [path] + ([baseline_path] if baseline else [])
+    if hasattr(main_run[1], "greedy"):                   # an encoder-decoder: its own figures
+        return draw_attention_figures(runs, paths, out_dir, count)
     written = []
 
     def target(suffix):
@@ -249,4 +254,51 @@ def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
     _learning_curves(runs, paths, target("learning_curves"))
     if task.generalisation:
         _generalisation_figure(runs, paths, target("generalisation"), count)
+    return written
+
+
+# ----------------------------------------------------------------------------- attention models
+def _attention_figure(run, path, out):
+    """Source × output heatmaps of the attention weights on the task's examples, with the greedy
+    decoder's own outputs as the row labels (the Distill article's translation figure)."""
+    task, model, params, _ = run
+    examples = task.figure_examples
+    cols = min(3, len(examples))
+    rows = -(-len(examples) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), squeeze=False)
+    for ax, (tag, kwargs) in zip(axes.ravel(), examples):
+        batch = batch_to_device(_example(task, tag, kwargs), params["W_y"].dtype)
+        logits, alpha = model.greedy(params, batch)
+        source = task.text(backend.to_host(batch.x)[:, 0], task.source_alphabet)
+        said = task.text(backend.to_host(logits.argmax(axis=-1))[:, 0], task.target_alphabet)
+        truth = task.text(backend.to_host(batch.y)[:, 0], task.target_alphabet)
+        a = backend.to_host(alpha)[:len(said), 0, :len(source)]
+        ax.imshow(a, cmap="gray_r", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(len(source)), source, fontsize=7)
+        ax.set_yticks(range(len(said)), said, fontsize=7)
+        verdict = "right" if said == truth else "wrong: " + "".join(truth)
+        ax.set_title(f"{_describe(kwargs)}; {verdict}", fontsize=8)
+        ax.set_xlabel("source", fontsize=8)
+        ax.set_ylabel("output (greedy)", fontsize=8)
+    for ax in axes.ravel()[len(examples):]:
+        ax.axis("off")
+    fig.suptitle(f"{task.name}: where the {model.config['attention']} attention looks", fontsize=10)
+    _save(fig, [path], out)
+
+
+def draw_attention_figures(runs, paths, out_dir, count=64):
+    """The attention heatmaps of every run that attends, the learning curves of all, and the
+    generalisation sweep; returns the paths written."""
+    task = runs[0][0]
+    written = []
+    for run, path in zip(runs, paths):
+        kind = run[1].config["attention"]
+        if kind != "none" and task.figure_examples:
+            written.append(os.path.join(out_dir, f"{task.name}_attention_{kind}.png"))
+            _attention_figure(run, path, written[-1])
+    written.append(os.path.join(out_dir, f"{task.name}_learning_curves.png"))
+    _learning_curves(runs, paths, written[-1])
+    if task.generalisation:
+        written.append(os.path.join(out_dir, f"{task.name}_generalisation.png"))
+        _generalisation_figure(runs, paths, written[-1], count)
     return written

@@ -114,6 +114,12 @@ class Seq2SeqModel:
         self.H = int(hidden)
         self.Dh = self.H * (2 if bidirectional == "yes" else 1)
 
+    @property
+    def label(self):
+        kind = self.config["attention"]
+        bi = ", bidirectional" if self.config["bidirectional"] == "yes" else ""
+        return f"seq2seq, {'no' if kind == 'none' else kind} attention{bi}"
+
     # ------------------------------------------------------------------ parameters
     def init_params(self, rng, dtype=np.float32):
         c = self.config

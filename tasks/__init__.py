@@ -1,10 +1,11 @@
 """The tasks, by the name `run.py` knows them."""
 from .associative_recall import AssociativeRecallTask
 from .copy import CopyTask
+from .dates import DatesTask
 from .ngrams import NGramsTask
 from .priority_sort import PrioritySortTask
 from .repeat_copy import RepeatCopyTask
 from .reverse import ReverseTask
 
 TASKS = {cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask,
-                                   PrioritySortTask, ReverseTask)}
+                                   PrioritySortTask, ReverseTask, DatesTask)}

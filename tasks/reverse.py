@@ -24,6 +24,7 @@ class ReverseTask(TokenTask):
                ("max_length", 20, "longest training sequence"))
     sweep = ("length", (10, 20, 21, 25, 30))
     eval_only = ("align_error",)
+    source_alphabet = target_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     figure_examples = (("len12", {"length": 12}), ("len30", {"length": 30}))
     generalisation = (("length", (1, 5, 10, 15, 20, 22, 24, 26, 28, 30), 20),)
     train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 256,

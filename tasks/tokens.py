@@ -51,8 +51,20 @@ class TokenTask:
     model_defaults = {}
     eval_kwargs = {}            # what the training loop's evaluation samples (e.g. held-out data)
     sweep = None
-    figure_examples = ()
+    figure_examples = ()        # (tag, sample kwargs): the examples whose attention is drawn
     generalisation = ()
+    source_alphabet = target_alphabet = ""   # the characters of the task's own tokens
+
+    @staticmethod
+    def text(tokens, alphabet):
+        """Token ids -> a list of symbols, up to and including EOS, without padding."""
+        out = []
+        for t in (int(t) for t in tokens):
+            if t == EOS:
+                return out + ["<eos>"]
+            if t >= SPECIALS:
+                out.append(alphabet[t - SPECIALS] if t - SPECIALS < len(alphabet) else str(t))
+        return out
 
     def loss(self, logits, batch):
         xp = array_module(logits)

@@ -137,3 +137,24 @@ def test_alignment_error_counts_misplaced_argmaxes():
     assert task.alignment_error(alpha, batch) == 0.0
     alpha[0, 0] = np.roll(alpha[0, 0], 1)                        # one of 12 steps wrong
     assert task.alignment_error(alpha, batch) == pytest.approx(100.0 / 12)
+
+
+def test_dates_formats_targets_and_held_out_dates():
+    import datetime
+    from tasks.dates import CHARS, FORMATS, ISO_CHARS, DatesTask
+    task = DatesTask()
+    assert len(FORMATS) >= 10
+    sunday = datetime.date(1987, 5, 3)
+    written = {f(sunday) for f in FORMATS}
+    assert {"3 may 1987", "05/03/87", "Sunday, May 3, 1987", "1987.5.3"} <= written
+    assert len(written) == len(FORMATS)                         # twelve different spellings
+    batch, dates = task.sample(np.random.default_rng(0), 256, return_dates=True)
+    for b, d in enumerate(dates):
+        assert "".join(task.text(batch.y[:, b], ISO_CHARS)) == d.isoformat() + "<eos>"
+        assert "".join(task.text(batch.x[:, b], CHARS)) in {f(d) for f in FORMATS}
+        assert batch.y[10, b] == EOS
+    assert not any(d.toordinal() % 10 == 0 for d in dates)      # never a held-out date
+    test, test_dates = task.sample(np.random.default_rng(1), 64, split="test", return_dates=True)
+    assert all(d.toordinal() % 10 == 0 for d in test_dates)
+    assert task.eval_kwargs == {"split": "test"}                 # what evaluation measures
+    assert np.all(test.src_mask == (test.x != 0)) and test.mask.all()

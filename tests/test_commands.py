@@ -97,3 +97,29 @@ def test_priority_sort_trains_the_papers_five_plus_five_heads(tmp_path):
     assert meta["model"] == "ntm"
     assert (meta["model_config"]["read_heads"], meta["model_config"]["write_heads"]) == (5, 5)
     assert meta["optimizer"]["name"] == "rmsprop" and meta["train"]["batch_size"] == 2
+
+
+@pytest.mark.parametrize("task,extra,expected", [
+    ("reverse", ["--max-length", "4"],
+     ["attention_additive", "learning_curves", "generalisation"]),
+    ("dates", [], ["attention_additive", "learning_curves"])])
+def test_attention_figures_with_and_without_attention(task, extra, expected, tmp_path, capsys):
+    common = ["--hidden", "6", "--embed", "4", "--batch-size", "4", "--eval-size", "4",
+              "--eval-every", "1", "--steps", "1", *extra]
+    paths = [str(tmp_path / "att.npz"), str(tmp_path / "none.npz")]
+    assert main([task, *common, "--checkpoint", paths[0]]) == 0
+    assert main([task, *common, "--attention", "none", "--checkpoint", paths[1]]) == 0
+    out = tmp_path / "figs"
+    assert main(["figures", task, "--checkpoint", paths[0], "--baseline", paths[1],
+                 "--out", str(out), "--count", "2"]) == 0
+    assert sorted(os.listdir(out)) == sorted(f"{task}_{n}.png" for n in expected)
+    capsys.readouterr()
+    assert main(["eval", task, "--checkpoint", paths[0], "--count", "4"]) == 0
+    header = capsys.readouterr().out.splitlines()[1].split()
+    assert header[1:4] == ["seq_error", "nats", "token_error"]
+    assert ("align_error" in header) == (task == "reverse")
+
+
+def test_a_bit_task_refuses_the_seq2seq_model(capsys):
+    assert main(["copy", "--model", "seq2seq", "--steps", "1"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

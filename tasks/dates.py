@@ -1,0 +1,98 @@
+"""Dates written as people write them, converted to ISO 8601: "Sunday, May 3, 1987" -> 1987-05-03.
+
+Every date from 1950-01-01 to 2049-12-31 (so a two-digit year has one reading: 50–99 are 19xx,
+00–49 are 20xx), in twelve formats (FORMATS). Numeric formats keep one convention each: a slash
+is always month/day (US), a dot after a day is always day.month (European), and a four-digit year
+first is always year.month.day. One date in ten (those whose day number is a multiple of 10) is
+held out: training never sees it, in any format, and evaluation draws only from it.
+
+Source: characters (CHARS); target: the 10 characters of YYYY-MM-DD, then EOS. Every string is
+built once, on first use, and batches are drawn by indexing.
+"""
+import datetime
+
+import numpy as np
+
+from .tokens import EOS, SPECIALS, TokenBatch, TokenTask
+
+FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)
+HOLD_OUT_EVERY = 10
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _ordinal(d):
+    return f"{d}{'th' if 10 <= d % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(d % 10, 'th')}"
+
+
+FORMATS = (
+    lambda t: f"{t.day} {MONTHS[t.month - 1].lower()} {t.year}",                 # 3 may 1987
+    lambda t: f"{t.month:02d}/{t.day:02d}/{t.year % 100:02d}",                    # 05/03/87
+    lambda t: f"{DAYS[t.weekday()]}, {MONTHS[t.month - 1]} {t.day}, {t.year}",    # Sunday, May 3, 1987
+    lambda t: f"{t.year}.{t.month}.{t.day}",                                      # 1987.5.3
+    lambda t: f"{MONTHS[t.month - 1]} {t.day}, {t.year}",                         # May 3, 1987
+    lambda t: f"{t.day:02d}.{t.month:02d}.{t.year}",                              # 03.05.1987
+    lambda t: f"{t.year}-{t.month:02d}-{t.day:02d}",                              # 1987-05-03
+    lambda t: f"{_ordinal(t.day)} of {MONTHS[t.month - 1]} {t.year}",             # 3rd of May 1987
+    lambda t: f"{MONTHS[t.month - 1].upper()} {t.day} {t.year}",                  # MAY 3 1987
+    lambda t: f"{t.day} {MONTHS[t.month - 1][:3].lower()} {t.year % 100:02d}",    # 3 may 87
+    lambda t: f"{DAYS[t.weekday()][:3].lower()} {t.day} {MONTHS[t.month - 1][:3].lower()} "
+              f"{t.year}",                                                        # sun 3 may 1987
+    lambda t: f"{t.month}/{t.day}/{t.year}",                                      # 5/3/1987
+)
+CHARS = " ,./-0123456789" + "abcdefghijklmnopqrstuvwxyz" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ISO_CHARS = "0123456789-"
+
+
+def _encode(text, alphabet):
+    return [SPECIALS + alphabet.index(ch) for ch in text]
+
+
+class DatesTask(TokenTask):
+    name = "dates"
+    summary = "convert dates written in 12 human formats to ISO 8601 (held-out test dates)"
+    options = ()
+    eval_kwargs = {"split": "test"}
+    figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))
+    source_alphabet, target_alphabet = CHARS, ISO_CHARS
+    train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 512,
+                              "stop_below": 0.5}}
+    _table = None                                   # built once per process, shared by instances
+
+    def __init__(self):
+        self.config = {}
+        self.input_size = SPECIALS + len(CHARS)
+        self.output_size = SPECIALS + len(ISO_CHARS)
+
+    @classmethod
+    def table(cls):
+        """(dates, sources (n_dates, n_formats, S), targets (n_dates, 11), held-out flags)."""
+        if cls._table is None:
+            n = (LAST - FIRST).days + 1
+            dates = [FIRST + datetime.timedelta(days=i) for i in range(n)]
+            texts = [[f(t) for f in FORMATS] for t in dates]
+            S = max(len(s) for row in texts for s in row)
+            src = np.zeros((n, len(FORMATS), S), dtype=np.int64)
+            for i, row in enumerate(texts):
+                for j, s in enumerate(row):
+                    src[i, j, :len(s)] = _encode(s, CHARS)
+            tgt = np.array([_encode(t.isoformat(), ISO_CHARS) + [EOS] for t in dates])
+            held_out = np.array([t.toordinal() % HOLD_OUT_EVERY == 0 for t in dates])
+            cls._table = (dates, src, tgt, held_out)
+        return cls._table
+
+    def sample(self, rng, batch_size, split="train", return_dates=False):
+        """A batch of dates from the training dates or the held-out ones (split="test")."""
+        if split not in ("train", "test"):
+            raise ValueError("split is train or test")
+        dates, src, tgt, held_out = self.table()
+        pool = np.nonzero(held_out == (split == "test"))[0]
+        which = pool[rng.integers(0, len(pool), size=batch_size)]
+        fmt = rng.integers(0, len(FORMATS), size=batch_size)
+        x = src[which, fmt]                                          # (B, S_max)
+        S = int((x != 0).sum(axis=1).max())
+        x = x[:, :S].T                                               # time-major (S, B)
+        y = tgt[which].T                                             # (11, B)
+        batch = TokenBatch(x=x, src_mask=x != 0, y=y, mask=np.ones(y.shape))
+        return (batch, [dates[i] for i in which]) if return_dates else batch
