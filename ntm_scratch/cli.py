@@ -22,6 +22,7 @@ import time
 from dataclasses import fields
 
 from . import backend
+from .act import ACTModel
 from .backend import BackendError
 from .checkpoint import CheckpointError, load_checkpoint
 from .lstm import LSTMModel
@@ -30,7 +31,7 @@ from .optim import OPTIMIZERS, make_optimizer
 from .seq2seq import Seq2SeqModel
 from .train import DTYPES, TrainConfig, TrainingError, train
 
-MODELS = {m.name: m for m in (NTMModel, LSTMModel, Seq2SeqModel)}
+MODELS = {m.name: m for m in (NTMModel, LSTMModel, Seq2SeqModel, ACTModel)}
 
 
 def _tasks():
@@ -147,13 +148,13 @@ def add_train_arguments(p, task_cls):
     for model_cls in (MODELS[m] for m in task_cls.models):
         for opt, default, helptext, *choices in model_cls.options:
             default = task_cls.model_defaults.get(model_cls.name, {}).get(opt, default)
-            entry = model_options.setdefault(opt, (helptext, choices, []))
+            entry = model_options.setdefault(opt, (helptext, choices, [], type(default)))
             entry[2].append(f"{model_cls.name} {default}")
-    for opt, (helptext, choices, defaults) in model_options.items():
-        _add_option(g, opt, choices, f"{helptext} (default: {', '.join(defaults)})")
+    for opt, (helptext, choices, defaults, kind) in model_options.items():
+        _add_option(g, opt, choices, f"{helptext} (default: {', '.join(defaults)})", kind)
     g = p.add_argument_group(f"the {task_cls.name} task")
     for opt, default, helptext, *choices in task_cls.options:
-        _add_option(g, opt, choices, f"{helptext} (default {default})")
+        _add_option(g, opt, choices, f"{helptext} (default {default})", type(default))
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=positive_int, help="train until this many steps in all")
     g.add_argument("--batch-size", type=positive_int, help="sequences per step")
@@ -183,11 +184,13 @@ def add_train_arguments(p, task_cls):
                    help="continue the run saved in this checkpoint")
 
 
-def _add_option(group, opt, choices, helptext):
+def _add_option(group, opt, choices, helptext, kind=int):
+    """An option's flag: one of its choices, a number >= 0 (a float option), or a size."""
     if choices:
         group.add_argument(_flag(opt), choices=choices[0], default=None, help=helptext)
     else:
-        group.add_argument(_flag(opt), type=size_int, default=None, help=helptext)
+        group.add_argument(_flag(opt), type=nonnegative_float if kind is float else size_int,
+                           default=None, help=helptext)
 
 
 # ----------------------------------------------------------------------------- resolving settings
@@ -387,7 +390,7 @@ def _use_backend(args):
 
 def cmd_eval(args):
     import numpy as np
-    from .train import evaluate
+    from .train import shown_metrics, evaluate
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
     accepted = {"length": "lengths", "repeats": "repeats", "items": "items"}
@@ -404,12 +407,14 @@ def cmd_eval(args):
     name, values = next(iter(given.items())) if given else ("-", [None])
     print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
           f"{args.count} fresh sequences per row")
-    columns = list(dict.fromkeys([task.metric, *task.report, *task.eval_only]))
-    print(f"{name:>7} " + " ".join(f"{c:>12}" for c in columns))
+    columns = None
     for value in values:
         kwargs = {} if value is None else {name: value}
         ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
                       args.count, **kwargs)
+        if columns is None:
+            columns = list(dict.fromkeys([task.metric, *shown_metrics(task, ev)]))
+            print(f"{name:>7} " + " ".join(f"{c:>12}" for c in columns))
         print(f"{value if value is not None else '-':>7} " +
               " ".join(f"{ev[c]:>12.3f}" if c in ev else f"{'-':>12}" for c in columns),
               flush=True)

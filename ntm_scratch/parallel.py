@@ -40,7 +40,18 @@ def one_part(task, model, params, batch):
     """Forward, loss and backward for one batch: (loss, grads, metrics), means per sequence."""
     logits, cache = model.forward_batch(params, batch)
     loss, dlogits, metrics = task.loss(logits, batch)
+    loss = add_penalty(model, cache, batch, loss, metrics)
     return loss, model.backward(dlogits, cache), metrics
+
+
+def add_penalty(model, cache, batch, loss, metrics):
+    """A model's own term of the loss (ACT's τ·ponder cost), whose gradient its backward adds;
+    its metrics join the task's. Returns the whole loss."""
+    if not hasattr(model, "penalty"):
+        return loss
+    value, extra = model.penalty(cache, batch)
+    metrics.update(extra)
+    return loss + value
 
 
 def loss_and_grads(task, model, params, batch, group=None):

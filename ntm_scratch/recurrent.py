@@ -5,7 +5,8 @@ A cell is a pair of stateless steps (STYLE.md):
     state, y, cache      = step_forward(x, state, params)
     dx, dstate, dparams  = step_backward(dy, dstate, cache)
 
-`state` is a small dict of arrays. The backward pass takes the gradient of the *final* state and
+`state` is a small dict of arrays; `y` an array or a tuple of arrays (stacked over time one by
+one; the backward then takes a tuple of their gradients). The backward pass takes the gradient of the *final* state and
 returns that of the *initial* state, so a long sequence can be cut into chunks and the state
 gradient carried from one chunk into the one before it (truncated or chunked BPTT).
 """
@@ -15,8 +16,9 @@ from .backend import array_module
 def sequence_forward(step_forward, xs, state, params, keep_cache=True):
     """Run a cell over time.
 
-    xs: (T, B, ...) time-major inputs.  Returns ys (T, B, ...), the final state and the caches
-    (None with keep_cache=False: evaluation only, each step's cache freed as it goes).
+    xs: (T, B, ...) time-major inputs.  Returns ys (T, B, ...) (a tuple of such when the step
+    returns a tuple), the final state and the caches (None with keep_cache=False: evaluation
+    only, each step's cache freed as it goes).
     """
     xp = array_module(xs)
     ys, caches = [], []
@@ -25,7 +27,8 @@ def sequence_forward(step_forward, xs, state, params, keep_cache=True):
         ys.append(y)
         if keep_cache:
             caches.append(cache)
-    return xp.stack(ys), state, (caches if keep_cache else None)
+    stacked = tuple(xp.stack(y) for y in zip(*ys)) if isinstance(ys[0], tuple) else xp.stack(ys)
+    return stacked, state, (caches if keep_cache else None)
 
 
 def sequence_backward(step_backward, dys, dstate, caches):
@@ -35,12 +38,13 @@ def sequence_backward(step_backward, dys, dstate, caches):
     `zeros_like_state(final_state)` when nothing downstream reads it). Returns dxs (T, B, ...),
     the gradient of the initial state and the parameter gradients summed over time.
     """
-    xp = array_module(dys)
+    xp = array_module(dstate[next(iter(dstate))])
     T = len(caches)
     dxs = [None] * T
     dparams = {}
     for t in reversed(range(T)):
-        dxs[t], dstate, dp = step_backward(dys[t], dstate, caches[t])
+        dy = tuple(d[t] for d in dys) if isinstance(dys, tuple) else dys[t]
+        dxs[t], dstate, dp = step_backward(dy, dstate, caches[t])
         for k, v in dp.items():                          # a weight is reused every step: sum
             if k in dparams:
                 dparams[k] += v
@@ -52,3 +56,14 @@ def sequence_backward(step_backward, dys, dstate, caches):
 def zeros_like_state(state):
     """A zero gradient for a state dict (for a final state that feeds nothing)."""
     return {k: array_module(v).zeros_like(v) for k, v in state.items()}
+
+
+def subparams(params, prefix):
+    """The parameters under `prefix`, without it (the arrays themselves, not copies): how a model
+    hands one of its parts (an encoder, a cell) the dict that part expects."""
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def prefixed(grads, prefix):
+    """The inverse of subparams for a part's gradients (or its initial parameters)."""
+    return {prefix + k: v for k, v in grads.items()}

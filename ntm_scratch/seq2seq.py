@@ -29,19 +29,11 @@ from .backend import array_module
 from .lstm import (lstm_init, lstm_initial_state, lstm_initial_state_backward,
                    lstm_step_backward, lstm_step_forward)
 from .ops import affine_backward, affine_forward
-from .recurrent import sequence_backward, sequence_forward, zeros_like_state
+from .recurrent import (prefixed, sequence_backward, sequence_forward, subparams,
+                        zeros_like_state)
 
 PAD, BOS = 0, 1
 ATTENTION = ("additive", "dot", "general", "none")
-
-
-def _sub(params, prefix):
-    """The parameters under `prefix`, without it (views, not copies)."""
-    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-
-
-def _prefixed(grads, prefix):
-    return {prefix + k: v for k, v in grads.items()}
 
 
 # ----------------------------------------------------------------------------- embeddings
@@ -130,13 +122,13 @@ class Seq2SeqModel:
 
         params = {"src_embed": (0.3 * rng.standard_normal((c["input_size"], E))).astype(dtype),
                   "tgt_embed": (0.3 * rng.standard_normal((c["output_size"], E))).astype(dtype)}
-        params.update(_prefixed(lstm_init(E, H, L, rng, dtype), "enc_"))
+        params.update(prefixed(lstm_init(E, H, L, rng, dtype), "enc_"))
         if c["bidirectional"] == "yes":
-            params.update(_prefixed(lstm_init(E, H, L, rng, dtype), "encb_"))
+            params.update(prefixed(lstm_init(E, H, L, rng, dtype), "encb_"))
         feed = {"additive": Dh, "dot": H, "general": H, "none": 0}[kind]
         dec = lstm_init(E + feed, H, L, rng, dtype)
         del dec["h_init"], dec["c_init"]                      # it starts from the encoder's state
-        params.update(_prefixed(dec, "dec_"))
+        params.update(prefixed(dec, "dec_"))
         if kind == "additive":
             params["att_U"], params["att_W"] = dense(Dh, H), dense(H, H)
             params["att_v"] = (rng.standard_normal(H) / np.sqrt(H)).astype(dtype)
@@ -155,12 +147,12 @@ class Seq2SeqModel:
         B = src.shape[1]
         emb, emb_cache = embed_forward(params["src_embed"], src)             # (S, B, E)
         xm = xp.concatenate([emb, src_mask[..., None].astype(emb.dtype)], axis=2)
-        enc = _sub(params, "enc_")
+        enc = subparams(params, "enc_")
         hf, final, cf = sequence_forward(masked_lstm_step_forward, xm,
                                          lstm_initial_state(enc, B), enc, keep_cache)
         hs, caches = [hf], [cf]
         if "encb_b0" in params:                                # the backward direction
-            encb = _sub(params, "encb_")
+            encb = subparams(params, "encb_")
             hb, final_b, cb = sequence_forward(masked_lstm_step_forward, xm[::-1],
                                                lstm_initial_state(encb, B), encb, keep_cache)
             hs.append(hb[::-1])
@@ -175,13 +167,13 @@ class Seq2SeqModel:
         dxm, dstate0, g = sequence_backward(masked_lstm_step_backward, dh[:, :, :H], dfinal,
                                             caches[0])
         g.update(lstm_initial_state_backward(dstate0))
-        grads = _prefixed(g, "enc_")
+        grads = prefixed(g, "enc_")
         if len(caches) > 1:
             cb, final_b = caches[1]
             dxm_b, dstate0_b, gb = sequence_backward(masked_lstm_step_backward,
                                                      dh[::-1, :, H:], zeros_like_state(final_b), cb)
             gb.update(lstm_initial_state_backward(dstate0_b))
-            grads.update(_prefixed(gb, "encb_"))
+            grads.update(prefixed(gb, "encb_"))
             dxm = dxm + dxm_b[::-1]
         grads["src_embed"] = embed_backward(dxm[:, :, :-1], emb_cache)
         return grads
@@ -193,7 +185,7 @@ class Seq2SeqModel:
         'mask' (B, S) of this batch's source. Returns the state, the logits (B, Vt), the cache."""
         xp = array_module(emb)
         kind, cache = self.kind, {}
-        dec = _sub(p, "dec_")
+        dec = subparams(p, "dec_")
         if kind == "additive":                                 # attend with s_{t-1}
             e, cache["score"] = additive_scores_forward(state["h"][-1], p["keys"], p["att_W"],
                                                         p["att_v"])
@@ -245,7 +237,7 @@ class Seq2SeqModel:
             dq, grads["keys"] = dot_scores_backward(de, cache["score"])
             ds = ds + dq
         dx, dprev, g = lstm_step_backward(ds, dstate_hc, cache["lstm"])
-        grads.update(_prefixed(g, "dec_"))
+        grads.update(prefixed(g, "dec_"))
         E = self.config["embed"]
         demb = dx[:, :E]
         if kind in ("dot", "general"):

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import backend
 from .checkpoint import save_checkpoint
-from .parallel import WorkerGroup, loss_and_grads
+from .parallel import WorkerGroup, add_penalty, loss_and_grads
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -71,6 +71,7 @@ def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
         batch = batch_to_device(task.sample(rng, b, **sample_kwargs), dtype)
         logits, aux = model.forward_batch(params, batch, train=False)
         loss, _, metrics = task.loss(logits, batch)
+        loss = add_penalty(model, aux, batch, loss, metrics)
         if isinstance(aux, dict) and aux.get("alpha") is not None \
                 and hasattr(task, "alignment_error"):
             metrics["align_error"] = task.alignment_error(aux["alpha"], batch)
@@ -78,6 +79,14 @@ def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
             totals[k] = totals.get(k, 0.0) + backend.scalar(v) * b
         seen += b
     return {k: v / n for k, v in totals.items()}
+
+
+def shown_metrics(task, metrics):
+    """What a progress line shows: the task's `report`, then any other metric it was given
+    (ACT's ponder cost, the attention's alignment error), never the loss."""
+    rest = [k for k in metrics if k not in task.report and k not in ("loss", "step", "seqs",
+                                                                       "wall", "kind")]
+    return [k for k in task.report if k in metrics] + rest
 
 
 def _fmt_time(seconds):
@@ -147,8 +156,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             result["solved"] = True
             write({"kind": "event", "event": "solved", "step": step, "seqs": seqs,
                    "wall": wall(), task.metric: ev[task.metric]})
-        return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in (*task.report, *task.eval_only)
-                                  if k in ev)
+        return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in shown_metrics(task, ev))
 
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     log = open(log_path, "a", buffering=1)
@@ -204,7 +212,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                 parts = [f"step {step}/{cfg.steps}", f"seqs {seqs:,}"]
                 if train_line:
                     parts.append("train " + " ".join(f"{k} {train_line[k]:.2f}"
-                                                     for k in task.report))
+                                                     for k in shown_metrics(task, train_line)))
                 if is_eval:
                     parts.append(evaluate_and_checkpoint())
                 parts.append(f"{rate:,.1f} seq/s  ETA {_fmt_time(eta)}")

@@ -38,7 +38,6 @@ class BitTask:
     metric = "cost"
     metric_label = "wrong bits per sequence"
     report = ("bits", "cost")     # what the progress line shows
-    eval_only = ()                # metrics that only an evaluation has
     figure_examples = ()          # (tag, sample kwargs): the examples `run.py figures` draws
     generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
     model_defaults = {}           # {model name: {option: value}}: a task's own model sizes

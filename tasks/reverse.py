@@ -23,7 +23,6 @@ class ReverseTask(TokenTask):
                ("min_length", 1, "shortest training sequence"),
                ("max_length", 20, "longest training sequence"))
     sweep = ("length", (10, 20, 21, 25, 30))
-    eval_only = ("align_error",)
     source_alphabet = target_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     figure_examples = (("len12", {"length": 12}), ("len30", {"length": 30}))
     generalisation = (("length", (1, 5, 10, 15, 20, 22, 24, 26, 28, 30), 20),)

@@ -45,7 +45,6 @@ class TokenTask:
     metric = "seq_error"
     metric_label = "% of sequences not exactly right"
     report = ("nats", "seq_error", "token_error")
-    eval_only = ()
     models = ("seq2seq",)
     default_model = "seq2seq"
     model_defaults = {}

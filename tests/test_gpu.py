@@ -130,3 +130,30 @@ def test_addressing_and_memory_match_numpy():
 def test_ntm_model_matches_numpy(controller):
     import cupy
     assert_same(run_ntm(np, controller), run_ntm(cupy, controller))
+
+
+def run_seq2seq(xp, kind):
+    from ntm_scratch.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+    from ntm_scratch.seq2seq import Seq2SeqModel
+    from tasks.tokens import TokenBatch
+    r = np.random.default_rng(3)
+    model = Seq2SeqModel(7, 6, hidden=5, embed=3, attention=kind,
+                         bidirectional="yes" if kind == "general" else "no")
+    params = {k: v + 0.3 * r.standard_normal(v.shape) for k, v in
+              model.init_params(r, np.float64).items()}
+    src_mask = np.arange(5)[:, None] < np.array([5, 2, 4])
+    mask = (np.arange(4)[:, None] < np.array([4, 3, 2])).astype(float)
+    batch = TokenBatch(x=_to(xp, r.integers(3, 7, (5, 3)) * src_mask), src_mask=_to(xp, src_mask),
+                       y=_to(xp, r.integers(2, 6, (4, 3)) * (mask > 0)), mask=_to(xp, mask))
+    params = _to(xp, params)
+    logits, cache = model.forward_batch(params, batch)
+    loss, lcache = softmax_cross_entropy_forward(logits, batch.y, batch.mask)
+    grads = model.backward(softmax_cross_entropy_backward(1.0, lcache), cache)
+    greedy, alpha = model.greedy(params, batch)
+    return (logits, loss, greedy, alpha if alpha is not None else []), grads
+
+
+@pytest.mark.parametrize("kind", ["additive", "dot", "general", "none"])
+def test_seq2seq_model_matches_numpy(kind):
+    import cupy
+    assert_same(run_seq2seq(np, kind), run_seq2seq(cupy, kind))

@@ -1,0 +1,135 @@
+"""Adaptive Computation Time: the gradient of the whole loss with the ponder cost, the flag bit,
+independent halting within a batch, and the parity task's data."""
+import numpy as np
+import pytest
+
+from ntm_scratch import losses
+from ntm_scratch.act import EPSILON, ACTModel
+from ntm_scratch.gradcheck import check_loss
+from tasks.base import Batch
+from tasks.parity import ParityTask
+
+TOL = 1e-5   # MATH.md: a whole model's loss
+MARGIN = 1e-3
+
+
+SEEDS = {"rnn": 1, "lstm": 4}   # chosen so that no halting sum lies near its threshold
+
+
+def tiny(cell, max_ponder=6, tau=0.05, seed=None):
+    seed = SEEDS[cell] if seed is None else seed
+    model = ACTModel(5, 2, hidden=6, cell=cell, max_ponder=max_ponder, tau=tau,
+                     layers=2 if cell == "lstm" else 1)
+    params = model.init_params(np.random.default_rng(seed), np.float64)
+    r = np.random.default_rng(seed + 1)
+    for k in params:
+        params[k] = params[k] + 0.3 * r.standard_normal(params[k].shape)
+    params["b_h"][...] = -1.0        # halting probabilities well below 1: several ponder steps
+    x = r.standard_normal((3, 4, 5))
+    y = (r.random((3, 4, 2)) > 0.5).astype(float)
+    return model, params, Batch(x=x, y=y, mask=np.ones((3, 4)))
+
+
+def loss_and_grads(model, params, batch):
+    logits, cache = model.forward_batch(params, batch)
+    B = logits.shape[1]
+    nats, ce = losses.sigmoid_cross_entropy_forward(logits, batch.y)
+    dlogits, _ = losses.sigmoid_cross_entropy_backward(1.0 / B, ce)
+    penalty, _ = model.penalty(cache, batch)
+    return nats / B + penalty, model.backward(dlogits, cache), cache
+
+
+def halting_margins(cache):
+    """For every input step, example and ponder step up to N (but M_max): how far Σ_{k≤n} h^k
+    is from the threshold 1 − ε. A finite difference must not move any of them across it."""
+    out = []
+    for c in cache["caches"]:
+        cum = 0.0
+        for n, st in enumerate(c["steps"], start=1):
+            cum = cum + st["h"]
+            live = n <= c["N"]
+            out.append(np.abs(cum - (1 - EPSILON))[live])
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_gradient_of_the_loss_with_the_ponder_cost(cell):
+    model, params, batch = tiny(cell)
+    loss, grads, cache = loss_and_grads(model, params, batch)
+    assert set(grads) == set(params)
+    assert halting_margins(cache).min() > MARGIN, "too close to a halting threshold to check"
+    N = np.stack(cache["N"])
+    assert len(np.unique(N)) >= 3 and N.max() == 6      # several ponder counts, and M_max hit
+    errors = check_loss(lambda: loss_and_grads(model, params, batch)[0], params, grads)
+    assert max(errors.values()) < TOL, errors
+    assert np.abs(grads["b_h"]).max() > 1e-3            # the ponder cost reaches the halting unit
+
+
+def test_the_ponder_cost_has_the_gradient_of_minus_one_per_step_before_N():
+    """With τ alone (no task loss) and one input step, dL/db_h = −τ Σ_{n<N} h^n(1 − h^n) / B:
+    eqs. (14), (19). (Over several input steps the state also carries b_h's effect onward.)"""
+    model, params, batch = tiny("rnn", tau=1.0)
+    batch = Batch(x=batch.x[:1], y=batch.y[:1], mask=batch.mask[:1])
+    logits, cache = model.forward_batch(params, batch)
+    grads = model.backward(np.zeros_like(logits), cache)
+    expected = 0.0
+    for c in cache["caches"]:
+        for n, st in enumerate(c["steps"], start=1):
+            expected -= ((n < c["N"]) * st["h"] * (1 - st["h"])).sum() / 4
+    np.testing.assert_allclose(grads["b_h"][0], expected, rtol=1e-12)
+
+
+def test_the_flag_bit_is_set_on_the_first_ponder_step_only():
+    model, params, batch = tiny("rnn")
+    _, cache = model.forward_batch(params, batch)
+    for c in cache["caches"]:
+        flags = [st["cell"][0][0][:, 5] for st in c["steps"]]  # the cell's input [x; flag; h]
+        assert np.all(flags[0] == 1) and all(np.all(f == 0) for f in flags[1:])
+        assert len(flags) > 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_examples_halt_independently(cell):
+    """A batch gives each example what it gets alone: outputs, ρ, N and (summed) gradients."""
+    model, params, batch = tiny(cell)
+    logits, cache = model.forward_batch(params, batch)
+    _, grads, _ = loss_and_grads(model, params, batch)
+    assert len(np.unique(cache["N"][0])) > 1               # they do halt at different steps
+    summed = {k: 0.0 for k in grads}
+    for b in range(4):
+        one = Batch(x=batch.x[:, b:b + 1], y=batch.y[:, b:b + 1], mask=batch.mask[:, b:b + 1])
+        l1, c1 = model.forward_batch(params, one)
+        np.testing.assert_allclose(l1[:, 0], logits[:, b], rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(c1["N"][:, 0], cache["N"][:, b])
+        np.testing.assert_allclose(c1["rho"][:, 0], cache["rho"][:, b], rtol=1e-12)
+        _, g1, _ = loss_and_grads(model, params, one)
+        for k in grads:
+            summed[k] = summed[k] + g1[k] / 4                # each alone has B = 1
+    for k in grads:
+        np.testing.assert_allclose(summed[k], grads[k], rtol=1e-9, atol=1e-12)
+
+
+def test_one_ponder_step_is_the_plain_rnn():
+    from ntm_scratch.rnn import rnn_step_forward
+    model, params, batch = tiny("rnn", max_ponder=1)
+    logits, cache = model.forward_batch(params, batch)
+    assert np.all(cache["N"] == 1) and np.all(cache["rho"] == 2.0)
+    h = {"h": np.broadcast_to(params["cell_h_init"], (4, 6))}
+    for t in range(3):
+        x = np.concatenate([batch.x[t], np.ones((4, 1))], axis=1)
+        h, out, _ = rnn_step_forward(x, h, {"W": params["cell_W"], "b": params["cell_b"]})
+        np.testing.assert_allclose(logits[t], out @ params["W_y"] + params["b_y"], rtol=1e-12)
+
+
+def test_parity_data():
+    task = ParityTask(bits=64)
+    batch = task.sample(np.random.default_rng(0), 500)
+    v = batch.x[0]
+    assert batch.x.shape == (1, 500, 64) and batch.y.shape == (1, 500, 1)
+    assert set(np.unique(v)) == {-1.0, 0.0, 1.0}
+    np.testing.assert_array_equal((v != 0).sum(axis=1), batch.nonzero)
+    assert batch.nonzero.min() == 1 and batch.nonzero.max() > 55
+    np.testing.assert_array_equal(batch.y[0, :, 0], (v == 1).sum(axis=1) % 2)
+    assert 0.4 < batch.y.mean() < 0.6
+    fixed = task.sample(np.random.default_rng(1), 8, nonzero=3)
+    assert np.all((fixed.x[0] != 0).sum(axis=1) == 3)
