@@ -44,6 +44,12 @@ class CLIError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """Errors in one line; no abbreviated flags (`--tau` is not `--taus`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):                     # one line instead of usage + message
         raise CLIError(message)
 
@@ -70,14 +76,34 @@ MAX_SIZE = 100_000
 size_int = _number(int, f"a positive integer up to {MAX_SIZE:,}", lambda v: 0 < v <= MAX_SIZE)
 
 
-def int_list(text):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v <= 0 or v > MAX_SIZE for v in values):
-        raise argparse.ArgumentTypeError(f"must be positive integers separated by commas, got {text!r}")
+def _list(cast, what, ok):
+    """An argparse type for comma-separated values, each cast and then checked by `ok`."""
+    def parse(text):
+        try:
+            values = [cast(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or not all(ok(v) for v in values):
+            raise argparse.ArgumentTypeError(f"must be {what} separated by commas, got {text!r}")
+        return values
+    return parse
+
+
+int_list = _list(int, "positive integers", lambda v: 0 < v <= MAX_SIZE)
+_seeds = _list(int, "distinct whole numbers >= 0", lambda v: v >= 0)
+_taus = _list(float, "positive numbers", lambda v: math.isfinite(v) and v > 0)
+
+
+def seed_list(text):
+    values = _seeds(text)
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"must be distinct whole numbers >= 0 separated by "
+                                         f"commas, got {text!r}")
     return values
+
+
+def tau_list(text):
+    return sorted(set(_taus(text)))
 
 
 def path_arg(text):
@@ -98,7 +124,7 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | bench",
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | sweep | bench",
                                 parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
@@ -113,6 +139,10 @@ def build_parser():
     p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
     p.add_argument("--items", type=int_list,
                    help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
+    p.add_argument("--nonzero", type=int_list, help="parity: comma-separated non-zero counts")
+    p.add_argument("--numbers", type=int_list, help="addition: comma-separated sequence lengths")
+    p.add_argument("--digits-each", type=int_list,
+                   help="addition: comma-separated digits per number")
     p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
     p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
@@ -127,6 +157,22 @@ def build_parser():
     p.add_argument("--count", type=positive_int, default=64,
                    help="fresh sequences per point of the generalisation figure")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
+
+    p = sub.add_parser("sweep", help="train an ACT task for several τ and seeds, one process per "
+                                     "core, with the no-ACT baseline; then compare and plot")
+    p.add_argument("task", choices=[n for n, t in tasks.items() if "act" in t.models])
+    p.add_argument("--taus", type=tau_list, required=True, help="comma-separated values of τ")
+    p.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds")
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                   help="runs at a time (default: one per core)")
+    p.add_argument("--dir", metavar="DIR", type=path_arg,
+                   help="where the runs go (default runs/sweep-TASK)")
+    p.add_argument("--out", metavar="DIR", type=path_arg, default="figures")
+    p.add_argument("--count", type=positive_int, default=2048,
+                   help="fresh sequences to evaluate each run on")
+    p.add_argument("--backend", choices=list(backend.BACKENDS))
+    p.epilog = ("Any other flag is a training flag, passed to every run (e.g. --bits 16 "
+                "--steps 5000).")
 
     p = sub.add_parser("bench", help="training throughput at several batch sizes")
     p.add_argument("--task", choices=list(tasks), default="copy")
@@ -393,7 +439,8 @@ def cmd_eval(args):
     from .train import shown_metrics, evaluate
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
-    accepted = {"length": "lengths", "repeats": "repeats", "items": "items"}
+    accepted = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
+                "numbers": "numbers", "n_digits": "digits_each"}
     given = {kw: getattr(args, flag) for kw, flag in accepted.items()
              if getattr(args, flag) is not None}
     allowed = set(inspect.signature(task.sample).parameters) - {"rng", "batch_size"}
@@ -410,8 +457,11 @@ def cmd_eval(args):
     columns = None
     for value in values:
         kwargs = {} if value is None else {name: value}
-        ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
-                      args.count, **kwargs)
+        try:
+            ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
+                          args.count, **kwargs)
+        except ValueError as exc:                       # a size the task cannot make
+            raise CLIError(str(exc)) from None
         if columns is None:
             columns = list(dict.fromkeys([task.metric, *shown_metrics(task, ev)]))
             print(f"{name:>7} " + " ".join(f"{c:>12}" for c in columns))
@@ -448,12 +498,56 @@ def cmd_figures(args):
     return 0
 
 
+SWEEP_SETS = ("--tau", "--seed", "--checkpoint", "--resume", "--max-ponder", "--model")
+
+
+def cmd_sweep(args, extra):
+    from .figures import draw_sweep_figures
+    from .sweep import BASELINE, evaluate_all, run_all, run_name
+    for flag in extra:
+        if flag.split("=")[0] in SWEEP_SETS:
+            raise CLIError(f"run.py sweep sets {flag.split('=')[0]} itself for every run")
+    train_args = build_parser().parse_args([args.task, *extra])     # bad flags fail here, once
+    _use_backend(args)
+    out_dir = args.dir or os.path.join("runs", f"sweep-{args.task}")
+    steps = train_args.steps
+    if steps is None:
+        task_cls = _tasks()[args.task]
+        steps = _default_settings(task_cls, MODELS[task_cls.default_model])[0]["steps"]
+    status = run_all(args.task, args.taus, args.seeds, extra, out_dir, args.jobs, steps)
+    rows = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count, _load_trained)
+    if not rows:
+        raise CLIError(f"no run of the sweep finished; see the .out files in {out_dir}")
+    metric = rows[0]["metric"]
+    print(f"{'run':>18} {'sequences':>10} {metric:>10} {'ponder':>8}")
+    for r in rows:
+        ponder = "-" if r["ponder"] is None else f"{r['ponder']:.2f}"
+        print(f"{run_name(r['tau'], r['seed']):>18} {r['seqs']:>10,} {r[metric]:>10.2f} "
+              f"{ponder:>8}")
+    first = args.seeds[0]
+    runs = [(_load_trained(r["path"], args.task), r["path"]) for r in rows
+            if r["seed"] == first and r["tau"] != BASELINE]
+    os.makedirs(args.out, exist_ok=True)
+    task = _load_trained(rows[0]["path"], args.task)[0]
+    for path in draw_sweep_figures(rows, task, runs, args.out):
+        print(path)
+    failed = [name for name, code in status.items() if code != 0]
+    if failed:
+        raise TrainingError(f"{len(failed)} run(s) failed: {', '.join(failed)}; "
+                            f"see their .out files in {out_dir}")
+    return 0
+
+
 COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures}
 
 
 def main(argv=None):
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if args.command == "sweep":
+            return cmd_sweep(args, extra)
+        if extra:
+            raise CLIError(f"unrecognized arguments: {' '.join(extra)}")
         return COMMANDS.get(args.command, cmd_train)(args)
     except (CLIError, BackendError, CheckpointError) as exc:
         print("run.py: error: " + " ".join(str(exc).split()), file=sys.stderr)

@@ -1,4 +1,5 @@
 """The tasks, by the name `run.py` knows them."""
+from .addition import AdditionTask
 from .associative_recall import AssociativeRecallTask
 from .copy import CopyTask
 from .dates import DatesTask
@@ -9,4 +10,5 @@ from .repeat_copy import RepeatCopyTask
 from .reverse import ReverseTask
 
 TASKS = {cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask,
-                                   PrioritySortTask, ReverseTask, DatesTask, ParityTask)}
+                                   PrioritySortTask, ReverseTask, DatesTask, ParityTask,
+                                   AdditionTask)}

@@ -51,6 +51,12 @@ class ParityTask(BitTask):
         return ParityBatch(x=v[None], y=y[None, :, None], mask=np.ones((1, batch_size)),
                            nonzero=k)
 
+    def difficulty(self):
+        """What ponder time is drawn against: (sample kwarg, values, axis label)."""
+        D = self.config["bits"]
+        values = sorted({int(v) for v in np.linspace(1, D, min(D, 16))})
+        return "nonzero", values, "non-zero entries in the vector"
+
     def loss(self, logits, batch):
         loss, dlogits, metrics = super().loss(logits, batch)
         metrics["error"] = 100.0 * metrics.pop("cost")      # one bit per vector: wrong or right

@@ -26,8 +26,7 @@ class ReverseTask(TokenTask):
     source_alphabet = target_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     figure_examples = (("len12", {"length": 12}), ("len30", {"length": 30}))
     generalisation = (("length", (1, 5, 10, 15, 20, 22, 24, 26, 28, 30), 20),)
-    train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 256,
-                              "stop_below": 1.0}}
+    train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 256}}
 
     def __init__(self, vocab=20, min_length=1, max_length=20):
         if not 1 <= min_length <= max_length:

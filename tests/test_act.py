@@ -133,3 +133,55 @@ def test_parity_data():
     assert 0.4 < batch.y.mean() < 0.6
     fixed = task.sample(np.random.default_rng(1), 8, nonzero=3)
     assert np.all((fixed.x[0] != 0).sum(axis=1) == 3)
+
+
+def test_addition_data():
+    from tasks.addition import NO_DIGIT, AdditionTask, write_number
+    np.testing.assert_array_equal(write_number([0, 7, 12345, 499995], 6),
+                                  [[0] + [NO_DIGIT] * 5, [7] + [NO_DIGIT] * 5,
+                                   [1, 2, 3, 4, 5, NO_DIGIT], [4, 9, 9, 9, 9, 5]])
+    task = AdditionTask()
+    batch = task.sample(np.random.default_rng(0), 200)
+    T, B, _ = batch.x.shape
+    assert batch.x.shape[2] == 50 and batch.y.shape == (T, B, 6)
+    lengths = batch.input_mask.sum(axis=0).astype(int)
+    assert lengths.min() == 1 and lengths.max() == 5
+    for b in range(B):
+        total = 0
+        for t in range(lengths[b]):
+            shown = task.number_text(batch.x[t, b])
+            assert 1 <= len(shown) == batch.digits_in[t, b] <= 5
+            total += int(shown)
+            written = "".join(str(d) for d in batch.y[t, b] if d != NO_DIGIT)
+            assert int(written) == total                      # the running sum
+            assert batch.mask[t, b] == (t >= 1)               # scored from the second step
+        assert np.all(batch.mask[lengths[b]:, b] == 0) and np.all(batch.x[lengths[b]:, b] == 0)
+    fixed = task.sample(np.random.default_rng(1), 4, numbers=3, n_digits=2)
+    assert fixed.x.shape[0] == 3 and np.all(fixed.digits_in == 2)
+
+
+def test_gradient_on_the_addition_layout():
+    """ACT around an LSTM on addition's inputs and its 6 × 11-way softmax loss, padded steps
+    costing nothing."""
+    from tasks.addition import AdditionTask
+    task = AdditionTask(digits=2, max_numbers=3)
+    batch = task.sample(np.random.default_rng(7), 3)         # (seed: clear of the thresholds)
+    model = ACTModel(task.input_size, task.output_size, hidden=5, cell="lstm", max_ponder=5,
+                     tau=0.05)
+    params = model.init_params(np.random.default_rng(2), np.float64)
+    r = np.random.default_rng(3)
+    for k in params:
+        params[k] = params[k] + 0.3 * r.standard_normal(params[k].shape)
+    params["b_h"][...] = -1.0
+
+    def run():
+        logits, cache = model.forward_batch(params, batch)
+        loss, dlogits, _ = task.loss(logits, batch)
+        return loss + model.penalty(cache, batch)[0], dlogits, cache
+
+    loss, dlogits, cache = run()
+    assert batch.input_mask.min() == 0                       # some padded steps
+    assert halting_margins(cache).min() > MARGIN, "too close to a halting threshold to check"
+    grads = model.backward(dlogits, cache)
+    errors = check_loss(lambda: run()[0], params, grads)
+    assert max(errors.values()) < TOL, errors
