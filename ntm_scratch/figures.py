@@ -151,7 +151,8 @@ def _metric_axis(ax, task):
     """The metric's axis (linear to 1, logarithmic above), grid and legend."""
     ax.set_ylabel(task.metric_label)
     ax.set_yscale("symlog", linthresh=1.0)
-    ax.set_ylim(bottom=0)
+    top = ax.get_ylim()[1]
+    ax.set_ylim(0, 10 ** np.ceil(np.log10(max(top, 1.0))))     # up to a labelled decade
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
@@ -269,6 +270,7 @@ def _attention_figure(run, path, out):
     decoder's own outputs as the row labels (the Distill article's translation figure)."""
     task, model, params, _ = run
     examples = task.figure_examples
+    same = all(kwargs == examples[0][1] for _, kwargs in examples)    # then say it once, above
     cols = min(3, len(examples))
     rows = -(-len(examples) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), squeeze=False)
@@ -283,12 +285,14 @@ def _attention_figure(run, path, out):
         ax.set_xticks(range(len(source)), source, fontsize=7)
         ax.set_yticks(range(len(said)), said, fontsize=7)
         verdict = "right" if said == truth else "wrong: " + "".join(truth)
-        ax.set_title(f"{_describe(kwargs)}; {verdict}", fontsize=8)
+        ax.set_title(verdict if same else f"{_describe(kwargs)}; {verdict}", fontsize=8)
         ax.set_xlabel("source", fontsize=8)
         ax.set_ylabel("output (greedy)", fontsize=8)
     for ax in axes.ravel()[len(examples):]:
         ax.axis("off")
-    fig.suptitle(f"{task.name}: where the {model.config['attention']} attention looks", fontsize=10)
+    common = f" ({_describe(examples[0][1])})" if same else ""
+    fig.suptitle(f"{task.name}: where the {model.config['attention']} attention looks{common}",
+                 fontsize=10)
     _save(fig, [path], out)
 
 

@@ -54,7 +54,7 @@ class DatesTask(TokenTask):
     summary = "convert dates written in 12 human formats to ISO 8601 (held-out test dates)"
     options = ()
     eval_kwargs = {"split": "test"}
-    figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))
+    figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))   # held-out dates
     source_alphabet, target_alphabet = CHARS, ISO_CHARS
     train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 512,
                               "stop_below": 0.5}}
