@@ -447,13 +447,13 @@ def cmd_eval(args):
     for kw in given:
         if kw not in allowed:
             raise CLIError(f"--{accepted[kw]} does not apply to {args.task}")
-    if not given and task.sweep is not None:
-        given = {task.sweep[0]: list(task.sweep[1])}
+    if not given and task.sweep is not None:                 # the training distribution first
+        given = {task.sweep[0]: [None, *task.sweep[1]]}
     if len(given) > 1:
         raise CLIError("vary one thing at a time: " + " or ".join(f"--{accepted[k]}" for k in given))
     name, values = next(iter(given.items())) if given else ("-", [None])
     print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
-          f"{args.count} fresh sequences per row")
+          f"{args.count} fresh sequences per row (-: as in training)")
     columns = None
     for value in values:
         kwargs = {} if value is None else {name: value}
