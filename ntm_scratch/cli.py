@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+import zlib
 from dataclasses import fields
 
 from . import backend
@@ -458,7 +459,8 @@ def cmd_eval(args):
     for value in values:
         kwargs = {} if value is None else {name: value}
         try:
-            ev = evaluate(task, model, params, np.random.default_rng([args.seed, value or 0]),
+            key = value if isinstance(value, int) else zlib.crc32(str(value).encode())
+            ev = evaluate(task, model, params, np.random.default_rng([args.seed, key]),
                           args.count, **kwargs)
         except ValueError as exc:                       # a size the task cannot make
             raise CLIError(str(exc)) from None

@@ -4,11 +4,12 @@ A sequence of 1 to `max_numbers` numbers, each of 1 to `digits` decimal digits (
 digits uniform, then the digits; a leading zero is allowed, as in the paper). A number arrives as
 `digits` one-hot vectors of 10, most significant digit first, zero vectors where it has no digit
 (input: digits × 10 = 50 by default). From the second step on, the target is the sum of the
-numbers so far, written as `digits + 1` digits, most significant first and left-aligned, the
+numbers so far, written in as many digits as the largest sum needs (6 by default), most
+significant first and left-aligned, the
 positions it does not fill given the eleventh class, "no digit": one 11-way softmax per position.
 A sequence is right when every digit of every target is (the paper's sequence error).
 
-Layout: x (T, B, digits·10); y (T, B, digits + 1) class ids; mask (T, B), 1 on the scored steps
+Layout: x (T, B, digits·10); y (T, B, width) class ids; mask (T, B), 1 on the scored steps
 (t ≥ 1, within the sequence); input_mask (T, B), 1 on every step of the sequence (the ponder cost
 counts those); `digits_in` (T, B) the number of digits shown at each step (difficulty, Fig. 14).
 """
@@ -61,7 +62,7 @@ class AdditionTask:
     def __init__(self, digits=5, max_numbers=5):
         self.config = {"digits": int(digits), "max_numbers": int(max_numbers)}
         self.input_size = 10 * int(digits)
-        self.width = int(digits) + 1                      # the sum may carry into one more digit
+        self.width = len(str(int(max_numbers) * (10 ** int(digits) - 1)))   # the largest sum
         self.output_size = 11 * self.width
 
     def sample(self, rng, batch_size, numbers=None, n_digits=None):

@@ -3,8 +3,11 @@
 Every date from 1950-01-01 to 2049-12-31 (so a two-digit year has one reading: 50–99 are 19xx,
 00–49 are 20xx), in twelve formats (FORMATS). Numeric formats keep one convention each: a slash
 is always month/day (US), a dot after a day is always day.month (European), and a four-digit year
-first is always year.month.day. One date in ten (those whose day number is a multiple of 10) is
-held out: training never sees it, in any format, and evaluation draws only from it.
+first is always year.month.day. Two dates in ten are held out, by their day number since
+0001-01-01 (`date.toordinal()`): those ≡ 5 (mod 10) are the validation dates, which the
+training loop evaluates on (and stops on, with --stop-below); those ≡ 0 (mod 10) are the test
+dates, which nothing in training sees and `run.py eval dates` reports. Training draws only from
+the other eight in ten, in any format.
 
 Source: characters (CHARS); target: the 10 characters of YYYY-MM-DD, then EOS. Every string is
 built once, on first use, and batches are drawn by indexing.
@@ -16,7 +19,7 @@ import numpy as np
 from .tokens import EOS, SPECIALS, TokenBatch, TokenTask
 
 FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)
-HOLD_OUT_EVERY = 10
+SPLITS = {"train": None, "valid": 5, "test": 0}      # held out: toordinal() % 10 == value
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -53,8 +56,9 @@ class DatesTask(TokenTask):
     name = "dates"
     summary = "convert dates written in 12 human formats to ISO 8601 (held-out test dates)"
     options = ()
-    eval_kwargs = {"split": "test"}
-    figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))   # held-out dates
+    eval_kwargs = {"split": "valid"}                # what the training loop evaluates on
+    sweep = ("split", ("valid", "test"))            # what `run.py eval dates` reports
+    figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))   # test dates
     source_alphabet, target_alphabet = CHARS, ISO_CHARS
     train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 512,
                               "stop_below": 0.5}}
@@ -67,7 +71,7 @@ class DatesTask(TokenTask):
 
     @classmethod
     def table(cls):
-        """(dates, sources (n_dates, n_formats, S), targets (n_dates, 11), held-out flags)."""
+        """(dates, sources (n_dates, n_formats, S), targets (n_dates, 11), the ordinals mod 10)."""
         if cls._table is None:
             n = (LAST - FIRST).days + 1
             dates = [FIRST + datetime.timedelta(days=i) for i in range(n)]
@@ -78,16 +82,17 @@ class DatesTask(TokenTask):
                 for j, s in enumerate(row):
                     src[i, j, :len(s)] = _encode(s, CHARS)
             tgt = np.array([_encode(t.isoformat(), ISO_CHARS) + [EOS] for t in dates])
-            held_out = np.array([t.toordinal() % HOLD_OUT_EVERY == 0 for t in dates])
-            cls._table = (dates, src, tgt, held_out)
+            residue = np.array([t.toordinal() % 10 for t in dates])
+            cls._table = (dates, src, tgt, residue)
         return cls._table
 
     def sample(self, rng, batch_size, split="train", return_dates=False):
-        """A batch of dates from the training dates or the held-out ones (split="test")."""
-        if split not in ("train", "test"):
-            raise ValueError("split is train or test")
-        dates, src, tgt, held_out = self.table()
-        pool = np.nonzero(held_out == (split == "test"))[0]
+        """A batch of dates from the training, validation or test dates (`split`)."""
+        if split not in SPLITS:
+            raise ValueError("split is " + ", ".join(SPLITS))
+        dates, src, tgt, residue = self.table()
+        held_out = (residue == SPLITS["valid"]) | (residue == SPLITS["test"])
+        pool = np.nonzero(~held_out if split == "train" else residue == SPLITS[split])[0]
         which = pool[rng.integers(0, len(pool), size=batch_size)]
         fmt = rng.integers(0, len(FORMATS), size=batch_size)
         x = src[which, fmt]                                          # (B, S_max)

@@ -76,15 +76,22 @@ def test_padding_changes_nothing(kind, bidirectional):
     model, params = tiny_model(kind, bidirectional)
     batch = tiny_batch()
     logits, _ = model.forward_batch(params, batch)
+    _, grads = loss_and_grads(model, params, batch)
     noisy = TokenBatch(x=np.where(batch.src_mask, batch.x, 5), src_mask=batch.src_mask,
                        y=batch.y, mask=batch.mask)
     np.testing.assert_array_equal(model.forward_batch(params, noisy)[0], logits)
+    summed = {k: 0.0 for k in grads}
     for b in range(3):
         S = int(batch.src_mask[:, b].sum())
         alone = TokenBatch(x=batch.x[:S, b:b + 1], src_mask=batch.src_mask[:S, b:b + 1],
                            y=batch.y[:, b:b + 1], mask=batch.mask[:, b:b + 1])
         np.testing.assert_allclose(model.forward_batch(params, alone)[0][:, 0], logits[:, b],
                                    rtol=1e-10, atol=1e-12)
+        for k, g in loss_and_grads(model, params, alone)[1].items():
+            summed[k] = summed[k] + g / 3                      # each alone has B = 1
+    for k in grads:
+        np.testing.assert_allclose(summed[k], grads[k], rtol=1e-9, atol=1e-12)
+    assert np.all(grads["src_embed"][0] == 0)                  # the padding token learns nothing
 
 
 @pytest.mark.parametrize("kind", ["additive", "general", "none"])
@@ -153,8 +160,11 @@ def test_dates_formats_targets_and_held_out_dates():
         assert "".join(task.text(batch.y[:, b], ISO_CHARS)) == d.isoformat() + "<eos>"
         assert "".join(task.text(batch.x[:, b], CHARS)) in {f(d) for f in FORMATS}
         assert batch.y[10, b] == EOS
-    assert not any(d.toordinal() % 10 == 0 for d in dates)      # never a held-out date
+    assert not any(d.toordinal() % 10 in (0, 5) for d in dates)  # never a held-out date
     test, test_dates = task.sample(np.random.default_rng(1), 64, split="test", return_dates=True)
     assert all(d.toordinal() % 10 == 0 for d in test_dates)
-    assert task.eval_kwargs == {"split": "test"}                 # what evaluation measures
+    _, valid_dates = task.sample(np.random.default_rng(2), 64, split="valid", return_dates=True)
+    assert all(d.toordinal() % 10 == 5 for d in valid_dates)
+    assert task.eval_kwargs == {"split": "valid"}            # training evaluates on validation
+    assert task.sweep == ("split", ("valid", "test"))        # run.py eval reports both
     assert np.all(test.src_mask == (test.x != 0)) and test.mask.all()

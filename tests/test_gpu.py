@@ -157,3 +157,27 @@ def run_seq2seq(xp, kind):
 def test_seq2seq_model_matches_numpy(kind):
     import cupy
     assert_same(run_seq2seq(np, kind), run_seq2seq(cupy, kind))
+
+
+def run_act(xp, cell):
+    from ntm_scratch.act import ACTModel
+    from tasks.base import Batch
+    r = np.random.default_rng(4)
+    model = ACTModel(5, 2, hidden=6, cell=cell, max_ponder=6, tau=0.05)
+    params = {k: v + 0.3 * r.standard_normal(v.shape) for k, v in
+              model.init_params(r, np.float64).items()}
+    params["b_h"][...] = -1.0
+    x, y = r.standard_normal((3, 4, 5)), (r.random((3, 4, 2)) > 0.5).astype(float)
+    batch = Batch(x=_to(xp, x), y=_to(xp, y), mask=_to(xp, np.ones((3, 4))))
+    params = _to(xp, params)
+    logits, cache = model.forward_batch(params, batch)
+    loss, lcache = sigmoid_cross_entropy_forward(logits, batch.y)
+    dlogits, _ = sigmoid_cross_entropy_backward(1.0, lcache)
+    penalty, _ = model.penalty(cache, batch)
+    return (logits, loss, penalty, cache["rho"], cache["N"]), model.backward(dlogits, cache)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_act_model_matches_numpy(cell):
+    import cupy
+    assert_same(run_act(np, cell), run_act(cupy, cell))
