@@ -448,8 +448,9 @@ def cmd_eval(args):
     for kw in given:
         if kw not in allowed:
             raise CLIError(f"--{accepted[kw]} does not apply to {args.task}")
-    if not given and task.sweep is not None:                 # the training distribution first
-        given = {task.sweep[0]: [None, *task.sweep[1]]}
+    if not given and task.sweep is not None:     # the training distribution first, unless the
+        first = [] if task.eval_kwargs else [None]  # task evaluates on data of its own (dates)
+        given = {task.sweep[0]: [*first, *task.sweep[1]]}
     if len(given) > 1:
         raise CLIError("vary one thing at a time: " + " or ".join(f"--{accepted[k]}" for k in given))
     name, values = next(iter(given.items())) if given else ("-", [None])
