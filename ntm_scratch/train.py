@@ -182,7 +182,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
     rate_mark = (time.monotonic(), seqs)
     try:
         while step < cfg.steps and not result["solved"]:
-            batch = batch_to_device(task.sample(rng, cfg.batch_size), dtype)
+            stage = task.training_kwargs(seqs) if hasattr(task, "training_kwargs") else {}
+            batch = batch_to_device(task.sample(rng, cfg.batch_size, **stage), dtype)
             loss, grads, metrics = loss_and_grads(task, model, params, batch, group)
             loss_value = backend.scalar(loss)
             if not math.isfinite(loss_value):

@@ -29,7 +29,10 @@ class RepeatCopyTask(BitTask):
                ("min_length", 1, "shortest training sequence"),
                ("max_length", 10, "longest training sequence"),
                ("min_repeats", 1, "fewest training repeats"),
-               ("max_repeats", 10, "most training repeats"))
+               ("max_repeats", 10, "most training repeats"),
+               ("curriculum", 0.0, "thousands of training sequences over which the longest "
+                                   "length and the most repeats grow from 2 to their maxima "
+                                   "(0: none)"))
     default_model = "ntm"
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
     figure_examples = (("len10_rep10", {"length": 10, "repeats": 10}),     # NTM Fig. 8
@@ -41,12 +44,13 @@ class RepeatCopyTask(BitTask):
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}
 
-    def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10):
+    def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10,
+                 curriculum=0.0):
         if not (1 <= min_length <= max_length and 1 <= min_repeats <= max_repeats):
             raise ValueError("repeat-copy needs 1 <= min <= max for lengths and repeats")
         self.config = {"bits": int(bits), "min_length": int(min_length),
                        "max_length": int(max_length), "min_repeats": int(min_repeats),
-                       "max_repeats": int(max_repeats)}
+                       "max_repeats": int(max_repeats), "curriculum": float(curriculum)}
         self.input_size = bits + 2        # data bits, delimiter, repeat count
         self.output_size = bits + 1       # data bits, end marker
         n = max_repeats - min_repeats + 1
@@ -56,13 +60,33 @@ class RepeatCopyTask(BitTask):
     def normalise_repeats(self, repeats):
         return (np.asarray(repeats, dtype=np.float64) - self.repeat_mean) / self.repeat_std
 
-    def sample(self, rng, batch_size, length=None, repeats=None):
-        """A batch; `length` and `repeats` fix those of every example (for evaluation)."""
+    def training_kwargs(self, seqs):
+        """The curriculum's stage after `seqs` training sequences: the longest length and the
+        most repeats grow linearly from 2 (or the minimum) to their maxima over `curriculum`
+        thousand sequences. A function of the count alone, so a resumed run draws the same data.
+        Evaluation never passes these: it measures the whole task."""
+        c = self.config
+        if c["curriculum"] <= 0:
+            return {}
+        frac = min(1.0, seqs / (1000.0 * c["curriculum"]))
+
+        def grow(lo, hi):
+            start = min(max(lo, 2), hi)
+            return int(round(start + frac * (hi - start)))
+        return {"up_to_length": grow(c["min_length"], c["max_length"]),
+                "up_to_repeats": grow(c["min_repeats"], c["max_repeats"])}
+
+    def sample(self, rng, batch_size, length=None, repeats=None, up_to_length=None,
+               up_to_repeats=None):
+        """A batch; `length` and `repeats` fix those of every example (for evaluation), and
+        `up_to_length`, `up_to_repeats` lower the maxima (the curriculum's stages)."""
         c = self.config
         bits = c["bits"]
-        lengths = (rng.integers(c["min_length"], c["max_length"] + 1, size=batch_size)
+        hi_len = c["max_length"] if up_to_length is None else up_to_length
+        hi_rep = c["max_repeats"] if up_to_repeats is None else up_to_repeats
+        lengths = (rng.integers(c["min_length"], hi_len + 1, size=batch_size)
                    if length is None else np.full(batch_size, int(length)))
-        counts = (rng.integers(c["min_repeats"], c["max_repeats"] + 1, size=batch_size)
+        counts = (rng.integers(c["min_repeats"], hi_rep + 1, size=batch_size)
                   if repeats is None else np.full(batch_size, int(repeats)))
         L = int(lengths.max())
         T = int((lengths + 2 + counts * lengths).max())
