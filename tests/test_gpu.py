@@ -181,3 +181,18 @@ def run_act(xp, cell):
 def test_act_model_matches_numpy(cell):
     import cupy
     assert_same(run_act(np, cell), run_act(cupy, cell))
+
+
+def run_programmer_ops(xp):
+    import test_programmer as tp
+    from ntm_scratch import programmer
+    inputs, data = tp.operation_inputs(1)
+    out, cache = tp.ops_forward(*_to(xp, list(inputs.values())), *_to(xp, list(data)))
+    dout = {k: _to(xp, np.random.default_rng(5).standard_normal(np.shape(to_host(v))))
+            for k, v in out.items()}
+    return out, programmer.operations_backward(dout, cache)
+
+
+def test_programmer_operations_match_numpy():
+    import cupy
+    assert_same(run_programmer_ops(np), run_programmer_ops(cupy))
