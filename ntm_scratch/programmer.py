@@ -1,7 +1,8 @@
 """The Neural Programmer (Neelakantan, Le, Sutskever 2016, arXiv 1511.04834, §2; MATH.md, "Neural
 Programmer"): soft selection of an operation and a column at every step.
 
-This file so far holds the two pieces every step is made of, each a forward/backward pair:
+This file so far holds the pieces every step is made of, each a forward/backward pair, and the
+T steps that chain them (`steps_forward`, `steps_backward`):
 
     selector        α = softmax(E·tanh(W·[q; h_t]))       (E = U for operations, P for columns)
     operations      every operation runs on the previous steps' outputs; the outputs are mixed
@@ -20,9 +21,11 @@ per question and no gradient crosses a step function. min and max (and, or) have
 their two arguments are equal; the tests keep away from them and say so.
 
 Tables are padded to R rows with a row mask (B, R); a padded row is never selected, counted or
-summed. The question RNN, the history RNN, the model over T steps and its tasks are still to
-come (the Neural Programmer issue).
+summed. The question RNN, the loss (Huber on scalar answers, log-loss on lookups), hardmax at
+evaluation and the tasks are still to come (the Neural Programmer issue).
 """
+import numpy as np
+
 from .backend import array_module
 from .ops import softmax_backward, softmax_forward
 
@@ -112,3 +115,91 @@ def operations_backward(dout, cache):
     drs1 = drs1 + (dlook * (alpha_col * a["print"][:, None])[:, None, :]).sum(axis=2)
     return dop, dcol, {"rs1": drs1, "rs2": drs2, "s1": -ds * a["difference"],
                        "s3": ds * a["difference"]}
+
+
+# ----------------------------------------------------------------------------- T steps
+def programmer_init(q_size, hidden, embed, columns, rng, dtype):
+    """Host parameters of the steps: the history RNN (W_hist, b_hist), the selectors (W_op, U;
+    W_col, P): U holds one embedding per operation, P one per column."""
+    def dense(rows, cols):
+        return (rng.standard_normal((rows, cols)) / np.sqrt(rows)).astype(dtype)
+    return {"W_hist": dense(2 * embed + hidden, hidden), "b_hist": np.zeros(hidden, dtype=dtype),
+            "W_op": dense(q_size + hidden, embed), "U": dense(embed, len(OPS)).T.copy(),
+            "W_col": dense(q_size + hidden, embed), "P": dense(embed, columns).T.copy()}
+
+
+def steps_forward(params, q, table, row_mask, greater, lesser, T):
+    """T steps of soft selection (MATH.md): at step t the history RNN
+    h_t = tanh(W_hist·[c_t; h_{t-1}] + b_hist) reads c_t = [α^op_{t-1}ᵀ·U; α^col_{t-1}ᵀ·P]
+    (zeros at t = 1, as is h_0), the selectors choose, and the operations run on the outputs
+    of steps t−1..t−3 (rs_0 = rs_{-1} = 1 on the real rows, the scalars before step 1 are 0).
+
+    q: (B, Dq). Returns the last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col)
+    (for figures and hardmax checks) and the cache.
+    """
+    xp = array_module(q)
+    B, H = q.shape[0], params["b_hist"].shape[0]
+    E = params["U"].shape[1]
+    h = xp.zeros((B, H), dtype=q.dtype)
+    c = xp.zeros((B, 2 * E), dtype=q.dtype)
+    zero = xp.zeros(B, dtype=q.dtype)
+    prev = {"rs1": row_mask, "rs2": row_mask, "s1": zero, "s2": zero, "s3": zero}
+    caches, choices = [], []
+    for _ in range(T):
+        ch = xp.concatenate([c, h], axis=1)
+        h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
+        a_op, op_cache = selector_forward(q, h, params["W_op"], params["U"])
+        a_col, col_cache = selector_forward(q, h, params["W_col"], params["P"])
+        out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser)
+        caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col))
+        choices.append((a_op, a_col))
+        c = xp.concatenate([a_op @ params["U"], a_col @ params["P"]], axis=1)
+        prev = {"rs1": out["rs"], "rs2": prev["rs1"], "s1": out["scalar"], "s2": prev["s1"],
+                "s3": prev["s2"]}
+    return out, choices, (caches, params)
+
+
+def steps_backward(dout, cache):
+    """dout: the gradients of the last step's {'scalar', 'rs', 'lookup'}. Returns dq and the
+    parameters' gradients."""
+    caches, params = cache
+    xp = array_module(dout["scalar"])
+    E = params["U"].shape[1]
+    grads = {k: xp.zeros_like(v) for k, v in params.items()}
+    zero_rs = xp.zeros_like(dout["rs"])
+    zero_s = xp.zeros_like(dout["scalar"])
+    # gradients flowing into the outputs of steps t, t−1, t−2 (rs) and t, t−1, t−2 (scalars)
+    d_rs = [dout["rs"], zero_rs, zero_rs]
+    d_s = [dout["scalar"], zero_s, zero_s]
+    d_lookup = dout["lookup"]
+    dh_next = None
+    dc = xp.zeros((dout["scalar"].shape[0], 2 * E), dtype=dout["scalar"].dtype)
+    dq = 0.0
+    for t in range(len(caches) - 1, -1, -1):
+        ch, h, op_cache, col_cache, ops_cache, a_op, a_col = caches[t]
+        # c_{t+1} = [α^op_tᵀ U; α^col_tᵀ P] fed step t + 1
+        da_op = dc[:, :E] @ params["U"].T
+        da_col = dc[:, E:] @ params["P"].T
+        grads["U"] += a_op.T @ dc[:, :E]
+        grads["P"] += a_col.T @ dc[:, E:]
+        dop, dcol, dprev = operations_backward(
+            {"scalar": d_s[0], "rs": d_rs[0], "lookup": d_lookup}, ops_cache)
+        da_op, da_col = da_op + dop, da_col + dcol
+        # the previous outputs: rs1 = rs_{t-1}, rs2 = rs_{t-2}, s1 = s_{t-1}, s3 = s_{t-3}
+        d_rs = [d_rs[1] + dprev["rs1"], d_rs[2] + dprev["rs2"], zero_rs]
+        d_s = [d_s[1] + dprev["s1"], d_s[2], dprev["s3"]]
+        d_lookup = xp.zeros_like(d_lookup)
+        dq_op, dh, dW, dU = selector_backward(da_op, op_cache)
+        dq_col, dh_col, dW_col, dP = selector_backward(da_col, col_cache)
+        grads["W_op"] += dW
+        grads["U"] += dU
+        grads["W_col"] += dW_col
+        grads["P"] += dP
+        dq = dq + dq_op + dq_col
+        dh = dh + dh_col + (0.0 if dh_next is None else dh_next)
+        dz = dh * (1.0 - h * h)                               # h_t = tanh(W_hist·[c; h] + b)
+        grads["W_hist"] += ch.T @ dz
+        grads["b_hist"] += dz.sum(axis=0)
+        dch = dz @ params["W_hist"].T
+        dc, dh_next = dch[:, :2 * E], dch[:, 2 * E:]
+    return dq, grads

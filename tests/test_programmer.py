@@ -83,3 +83,36 @@ def test_each_operation_alone_does_what_it_says():
             lookup[:, :, 1] = rs1
         np.testing.assert_allclose(out["lookup"], lookup, atol=1e-12, err_msg=name)
         assert np.all(out["rs"][2, 4:] == 0) and np.all(out["lookup"][2, 4:] == 0)   # padding
+
+
+def test_four_steps_gradient_for_every_parameter_and_the_question():
+    """T = 4 steps of selection and operations, back through the history RNN and the outputs
+    of earlier steps (the and/or kinks: every |rs_{t-1} − rs_{t-2}| that depends on the
+    parameters is asserted to be at least 1e-3)."""
+    from ntm_scratch.gradcheck import check_loss
+    r = np.random.default_rng(7)
+    _, (table, mask, greater, lesser) = operation_inputs(4)
+    table = table / 50.0                                       # sums of order one
+    params = programmer.programmer_init(5, 6, 4, C, r, np.float64)
+    for k in params:
+        params[k] = params[k] + 0.5 * r.standard_normal(params[k].shape)
+    params["q"] = r.standard_normal((B, 5))
+    up = {"scalar": r.standard_normal(B), "rs": r.standard_normal((B, R)),
+          "lookup": r.standard_normal((B, R, C))}
+
+    def run():
+        weights = {k: v for k, v in params.items() if k != "q"}
+        out, _, cache = programmer.steps_forward(weights, params["q"], table, mask, greater,
+                                                 lesser, T=4)
+        return sum(float((out[k] * up[k]).sum()) for k in up), cache
+
+    loss, cache = run()
+    caches = cache[0]
+    for t in range(1, 4):
+        ops_cache = caches[t][4]
+        rs1, rs2 = ops_cache[2]["rs1"], ops_cache[2]["rs2"]
+        assert np.abs(rs1 - rs2)[mask > 0].min() > 1e-3, f"step {t + 1} is near a kink"
+    dq, grads = programmer.steps_backward(up, cache)
+    grads["q"] = dq
+    errors = check_loss(lambda: run()[0], params, grads)
+    assert max(errors.values()) < 1e-6, errors              # MATH.md: through T steps
