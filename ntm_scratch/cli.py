@@ -460,7 +460,8 @@ def cmd_eval(args):
     for value in values:
         kwargs = {} if value is None else {name: value}
         try:
-            key = value if isinstance(value, int) else zlib.crc32(str(value).encode())
+            key = (0 if value is None else value if isinstance(value, int)    # a row's own data
+                   else zlib.crc32(str(value).encode()))
             ev = evaluate(task, model, params, np.random.default_rng([args.seed, key]),
                           args.count, **kwargs)
         except ValueError as exc:                       # a size the task cannot make
