@@ -185,3 +185,50 @@ def test_gradient_on_the_addition_layout():
     grads = model.backward(dlogits, cache)
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < TOL, errors
+
+
+def test_rnn_step_gradient():
+    """The tanh RNN cell alone: every input, the state and both parameters."""
+    from ntm_scratch.gradcheck import check_op
+    from ntm_scratch.rnn import rnn_step_backward, rnn_step_forward
+    r = np.random.default_rng(5)
+
+    def forward(x, h, W, b):
+        state, y, cache = rnn_step_forward(x, {"h": h}, {"W": W, "b": b})
+        return (state["h"], y), cache
+
+    def backward(dout, cache):
+        dh_state, dy = dout
+        dx, dprev, dp = rnn_step_backward(dy, {"h": dh_state}, cache)
+        return dx, dprev["h"], dp["W"], dp["b"]
+
+    errors = check_op(forward, backward, {"x": r.standard_normal((3, 4)),
+                                          "h": r.standard_normal((3, 5)),
+                                          "W": r.standard_normal((9, 5)) / 3,
+                                          "b": r.standard_normal(5)})
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_act_step_gradient():
+    """One ACT step alone, act_step_backward against finite differences for its input, the
+    previous state and every parameter (away from the halting thresholds, asserted)."""
+    from ntm_scratch.act import act_step_backward, act_step_forward
+    from ntm_scratch.gradcheck import check_op
+    model, params, batch = tiny("rnn")
+    names = sorted(params)
+
+    def forward(x, h, *values):
+        p = dict(zip(names, values))
+        state, (y, rho, N), cache = act_step_forward(x, {"h": h}, p, "rnn", 6)
+        return (state["h"], y, rho), cache
+
+    def backward(dout, cache):
+        dh_state, dy, drho = dout
+        dx, dprev, grads = act_step_backward((dy, drho, None), {"h": dh_state}, cache)
+        return (dx, dprev["h"], *[grads.get(k, np.zeros_like(params[k])) for k in names])
+
+    x, h = batch.x[0], np.random.default_rng(6).standard_normal((4, 6)) * 0.5
+    _, _, cache = act_step_forward(x, {"h": h}, params, "rnn", 6)
+    assert halting_margins({"caches": [cache]}).min() > MARGIN
+    errors = check_op(forward, backward, {"x": x, "h": h, **{k: params[k] for k in names}})
+    assert max(errors.values()) < 1e-6, errors

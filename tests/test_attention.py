@@ -168,3 +168,37 @@ def test_dates_formats_targets_and_held_out_dates():
     assert task.eval_kwargs == {"split": "valid"}            # training evaluates on validation
     assert task.sweep == ("split", ("valid", "test"))        # run.py eval reports both
     assert np.all(test.src_mask == (test.x != 0)) and test.mask.all()
+
+
+def test_embedding_and_masked_encoder_step_gradients():
+    """embed_backward, and the encoder's masked LSTM step (a padded example keeps its state):
+    finite differences for the embeddings, the input, the state and the weights."""
+    from ntm_scratch.gradcheck import check_op
+    from ntm_scratch.lstm import lstm_init
+    from ntm_scratch.seq2seq import (embed_backward, embed_forward, masked_lstm_step_backward,
+                                     masked_lstm_step_forward)
+    r = np.random.default_rng(8)
+    tokens = np.array([[3, 0, 5], [5, 5, 1]])
+    errors = check_op(lambda E: embed_forward(E, tokens), embed_backward,
+                      {"E": r.standard_normal((7, 4))})
+    assert errors["E"] < 1e-7, errors
+    p = lstm_init(4, 5, 2, r, np.float64)
+    p = {k: v + 0.3 * r.standard_normal(v.shape) for k, v in p.items()}
+    m = np.array([[1.0], [0.0], [1.0]])                       # example 1 is padding here
+
+    def forward(x, h, c, W0, W1):
+        state, y, cache = masked_lstm_step_forward(np.concatenate([x, m], axis=1),
+                                                   {"h": h, "c": c}, dict(p, W0=W0, W1=W1))
+        return (state["h"], state["c"], y), cache
+
+    def backward(dout, cache):
+        dh, dc, dy = dout
+        dxm, dprev, dp = masked_lstm_step_backward(dy, {"h": dh, "c": dc}, cache)
+        return dxm[:, :-1], dprev["h"], dprev["c"], dp["W0"], dp["W1"]
+
+    inputs = {"x": r.standard_normal((3, 4)), "h": r.standard_normal((2, 3, 5)),
+              "c": r.standard_normal((2, 3, 5)), "W0": p["W0"], "W1": p["W1"]}
+    errors = check_op(forward, backward, inputs)
+    assert max(errors.values()) < 1e-7, errors
+    (h, c, y), _ = forward(*inputs.values())
+    assert np.array_equal(h[:, 1], inputs["h"][:, 1]) and np.all(y[1] == 0)   # padding: kept
