@@ -254,6 +254,12 @@ def _resolve_config(kind, declared, args, saved, defaults=None):
     for opt, default, *_ in declared:
         default = (defaults or {}).get(opt, default)
         given = getattr(args, opt, None)
+        if saved is not None and opt not in saved:      # a checkpoint older than the option
+            if given is None:
+                raise CLIError(f"the checkpoint's {kind} predates {_flag(opt)}; pass "
+                               f"{_flag(opt)} to say which value it was trained with")
+            config[opt] = given
+            continue
         if saved is not None:
             if given is not None and given != saved.get(opt):
                 raise CLIError(f"the checkpoint's {kind} has {opt}={saved.get(opt)}, "
@@ -518,16 +524,21 @@ def cmd_sweep(args, extra):
     if steps is None:
         task_cls = _tasks()[args.task]
         steps = _default_settings(task_cls, MODELS[task_cls.default_model])[0]["steps"]
+    if args.backend is not None:                                    # the runs train there too
+        extra = [*extra, "--backend", args.backend]
     status = run_all(args.task, args.taus, args.seeds, extra, out_dir, args.jobs, steps)
-    rows = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count, _load_trained)
-    if not rows:
-        raise CLIError(f"no run of the sweep finished; see the .out files in {out_dir}")
-    metric = rows[0]["metric"]
+    failed = [name for name, code in status.items() if code != 0]
+    rows = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count, _load_trained,
+                        status)
+    metric = _tasks()[args.task].metric
     print(f"{'run':>18} {'sequences':>10} {metric:>10} {'ponder':>8}")
     for r in rows:
-        ponder = "-" if r["ponder"] is None else f"{r['ponder']:.2f}"
+        ponder = "-" if r["tau"] == BASELINE or r["ponder"] is None else f"{r['ponder']:.2f}"
         print(f"{run_name(r['tau'], r['seed']):>18} {r['seqs']:>10,} {r[metric]:>10.2f} "
               f"{ponder:>8}")
+    if failed:                                   # no figure from part of a sweep
+        raise TrainingError(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their .out "
+                            f"files in {out_dir}; no figures drawn")
     first = args.seeds[0]
     runs = [(_load_trained(r["path"], args.task), r["path"]) for r in rows
             if r["seed"] == first and r["tau"] != BASELINE]
@@ -535,10 +546,6 @@ def cmd_sweep(args, extra):
     task = _load_trained(rows[0]["path"], args.task)[0]
     for path in draw_sweep_figures(rows, task, runs, args.out):
         print(path)
-    failed = [name for name, code in status.items() if code != 0]
-    if failed:
-        raise TrainingError(f"{len(failed)} run(s) failed: {', '.join(failed)}; "
-                            f"see their .out files in {out_dir}")
     return 0
 
 

@@ -81,7 +81,8 @@ def _serve(conn, task, model, params, grads_out):
 def _split(batch, k):
     B = batch.x.shape[1]
     bounds = [B * i // k for i in range(k + 1)]
-    parts = [type(batch)(**{name: a[:, lo:hi] for name, a in vars(batch).items()})
+    cut = lambda a, lo, hi: a[lo:hi] if a.ndim == 1 else a[:, lo:hi]   # (B,) or time-major
+    parts = [type(batch)(**{name: cut(a, lo, hi) for name, a in vars(batch).items()})
              for lo, hi in zip(bounds[:-1], bounds[1:])]
     return parts, [(hi - lo) / B for lo, hi in zip(bounds[:-1], bounds[1:])]
 

@@ -25,7 +25,7 @@ BASELINE = "none"
 
 
 def run_name(tau, seed):
-    return f"tau{tau:g}-seed{seed}" if tau != BASELINE else f"noact-seed{seed}"
+    return f"tau{tau!r}-seed{seed}" if tau != BASELINE else f"noact-seed{seed}"   # τ exactly
 
 
 RUN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run.py")
@@ -33,38 +33,47 @@ RUN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 def _command(task, tau, seed, path, extra):
     cmd = [sys.executable, RUN_PY, task, "--seed", str(seed), "--checkpoint", path, *extra]
-    cmd += ["--max-ponder", "1"] if tau == BASELINE else ["--tau", f"{tau:g}"]
+    cmd += ["--max-ponder", "1"] if tau == BASELINE else ["--tau", repr(tau)]
     return cmd
 
 
+def _solved(path):
+    """Whether the run's log says it stopped early because it was solved (--stop-below)."""
+    try:
+        with open(os.path.splitext(path)[0] + ".jsonl") as f:
+            return any(json.loads(line).get("event") == "solved" for line in f if line.strip())
+    except (OSError, ValueError):
+        return False
+
+
 def _needs(path, steps):
-    """'train', 'resume' or 'done' for a run's checkpoint."""
+    """'train', 'resume' or 'done' for a run's checkpoint (a damaged one is an error: the run
+    would refuse to overwrite it)."""
     if not os.path.exists(path):
         return "train"
-    try:
-        meta = load_checkpoint(path)[2]
-    except CheckpointError:
-        return "train"
-    return "done" if steps is not None and meta["step"] >= steps else "resume"
+    meta = load_checkpoint(path)[2]                  # raises CheckpointError, one line
+    return "done" if meta["step"] >= steps or _solved(path) else "resume"
 
 
 def run_all(task, taus, seeds, extra, out_dir, jobs, steps, log=sys.stdout):
-    """Train every (τ, seed) and the baselines, `jobs` at a time. Returns {name: exit status}."""
+    """Train every (τ, seed) and the baselines, `jobs` at a time. Returns {name: exit status}
+    (0 for a run already trained)."""
     os.makedirs(out_dir, exist_ok=True)
-    queue = []
+    queue, status = [], {}
     for seed in seeds:
         for tau in [*taus, BASELINE]:
             path = os.path.join(out_dir, run_name(tau, seed) + ".npz")
             state = _needs(path, steps)
             if state == "done":
                 print(f"{run_name(tau, seed)}: already trained", file=log, flush=True)
+                status[run_name(tau, seed)] = 0
                 continue
             cmd = _command(task, tau, seed, path, extra)
             if state == "resume":
                 cmd = [c for c in cmd if c != path and c != "--checkpoint"] + ["--resume", path]
             queue.append((run_name(tau, seed), cmd, path))
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    running, status = [], {}
+    running = []
     while queue or running:
         while queue and len(running) < jobs:
             name, cmd, path = queue.pop(0)
@@ -84,14 +93,15 @@ def run_all(task, taus, seeds, extra, out_dir, jobs, steps, log=sys.stdout):
     return status
 
 
-def evaluate_all(task_name, taus, seeds, out_dir, count=2048, load=None):
-    """Every run's metric and ponder on the same fresh sequences: a list of rows."""
+def evaluate_all(task_name, taus, seeds, out_dir, count, load, status):
+    """Every finished run's metric and ponder (the runs of one seed on the same fresh
+    sequences): a list of rows. Runs that failed (status ≠ 0) are left out."""
     from .train import evaluate
     rows = []
     for seed in seeds:
         for tau in [*taus, BASELINE]:
             path = os.path.join(out_dir, run_name(tau, seed) + ".npz")
-            if not os.path.exists(path):
+            if status.get(run_name(tau, seed)) != 0:
                 continue
             task, model, params, meta = load(path, task_name)
             ev = evaluate(task, model, params, np.random.default_rng([99, seed]), count)

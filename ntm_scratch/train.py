@@ -63,7 +63,7 @@ def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
     says, e.g. from held-out data, then as `sample_kwargs` say). Returns a dict of floats.
     A model that reports its attention (aux["alpha"]) on a task that knows the right alignment
     adds `align_error` (task.alignment_error)."""
-    sample_kwargs = {**getattr(task, "eval_kwargs", {}), **sample_kwargs}
+    sample_kwargs = {**task.eval_kwargs, **sample_kwargs}
     dtype = params[next(iter(params))].dtype
     totals, seen = {}, 0
     while seen < n:
@@ -182,8 +182,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
     rate_mark = (time.monotonic(), seqs)
     try:
         while step < cfg.steps and not result["solved"]:
-            stage = task.training_kwargs(seqs) if hasattr(task, "training_kwargs") else {}
-            batch = batch_to_device(task.sample(rng, cfg.batch_size, **stage), dtype)
+            batch = batch_to_device(task.sample(rng, cfg.batch_size, **task.training_kwargs(seqs)),
+                                    dtype)
             loss, grads, metrics = loss_and_grads(task, model, params, batch, group)
             loss_value = backend.scalar(loss)
             if not math.isfinite(loss_value):

@@ -20,7 +20,7 @@ import numpy as np
 from ntm_scratch.backend import array_module
 from ntm_scratch.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
-from .base import Batch
+from .base import Batch, Task
 
 NO_DIGIT = 10
 
@@ -42,7 +42,7 @@ def write_number(values, width):
     return np.where(power >= 0, digit, NO_DIGIT)
 
 
-class AdditionTask:
+class AdditionTask(Task):
     name = "addition"
     summary = "running sums of numbers shown one per step (ACT paper §3.3)"
     options = (("digits", 5, "most digits per number"),
@@ -53,10 +53,6 @@ class AdditionTask:
     metric = "seq_error"
     metric_label = "% of sequences with a wrong digit"
     report = ("nats", "seq_error", "digit_error")
-    eval_kwargs = {}
-    sweep = None
-    figure_examples = ()
-    generalisation = ()
     train_defaults = {"all": {"steps": 20000, "eval_every": 250, "eval_size": 512}}
 
     def __init__(self, digits=5, max_numbers=5):

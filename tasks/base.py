@@ -27,7 +27,25 @@ class Batch:
     mask: np.ndarray
 
 
-class BitTask:
+class Task:
+    """What a task may declare, with the defaults every task starts from."""
+
+    options = ()                  # (name, default, help[, choices]): run.py flags, in config
+    train_defaults = {}           # {"all" or a model name: {training setting: value}}
+    model_defaults = {}           # {model name: {option: value}}: a task's own model sizes
+    models = ("ntm", "lstm")      # the models that can learn it
+    default_model = "ntm"
+    sweep = None                  # (sample kwarg, values): what `run.py eval` varies
+    eval_kwargs = {}              # what every evaluation samples (e.g. held-out data)
+    figure_examples = ()          # (tag, sample kwargs): the examples `run.py figures` draws
+    generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
+
+    def training_kwargs(self, seqs):
+        """What training samples after `seqs` sequences (a curriculum's stage): nothing here."""
+        return {}
+
+
+class BitTask(Task):
     """A task whose targets are bits, predicted through a sigmoid (copy and the NTM tasks).
 
     Loss: sigmoid cross-entropy from the logits over the masked steps. Metrics, per sequence:
@@ -38,11 +56,6 @@ class BitTask:
     metric = "cost"
     metric_label = "wrong bits per sequence"
     report = ("bits", "cost")     # what the progress line shows
-    figure_examples = ()          # (tag, sample kwargs): the examples `run.py figures` draws
-    generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
-    model_defaults = {}           # {model name: {option: value}}: a task's own model sizes
-    models = ("ntm", "lstm")      # the models that can learn it
-    eval_kwargs = {}              # what the training loop's evaluation samples
 
     def loss(self, logits, batch):
         xp = array_module(logits)

@@ -12,6 +12,8 @@ import numpy as np
 from ntm_scratch.backend import array_module
 from ntm_scratch.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
+from .base import Task
+
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = 3
 
@@ -33,7 +35,7 @@ def pad(sequences, dtype=np.int64):
     return out, out != PAD
 
 
-class TokenTask:
+class TokenTask(Task):
     """A task whose targets are tokens, predicted through a softmax.
 
     Loss: softmax cross-entropy over the target's steps, summed per sequence (nats) and
@@ -47,11 +49,6 @@ class TokenTask:
     report = ("nats", "seq_error", "token_error")
     models = ("seq2seq",)
     default_model = "seq2seq"
-    model_defaults = {}
-    eval_kwargs = {}            # what the training loop's evaluation samples (e.g. held-out data)
-    sweep = None
-    figure_examples = ()        # (tag, sample kwargs): the examples whose attention is drawn
-    generalisation = ()
     source_alphabet = target_alphabet = ""   # the characters of the task's own tokens
 
     @staticmethod

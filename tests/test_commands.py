@@ -172,3 +172,46 @@ def test_act_figures(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split()[:2] == ["n_digits", "seq_error"] and "ponder" in lines[1]
     assert main(["eval", "addition", "--checkpoint", act, "--digits-each", "3"]) == 2
+
+
+def test_parity_trains_with_two_workers_and_evaluates_without_flags(tmp_path, capsys):
+    """A batch field of shape (B,) (parity's non-zero counts) is cut between workers too."""
+    path = str(tmp_path / "p.npz")
+    assert main(["parity", "--bits", "3", "--hidden", "4", "--steps", "2", "--batch-size", "4",
+                 "--eval-size", "4", "--eval-every", "1", "--workers", "2",
+                 "--checkpoint", path]) == 0
+    capsys.readouterr()
+    assert main(["eval", "parity", "--checkpoint", path, "--count", "8"]) == 0
+    assert "error" in capsys.readouterr().out
+
+
+def test_a_sweep_with_a_failed_run_draws_nothing(tmp_path, capsys):
+    figs = tmp_path / "figs"
+    argv = ["sweep", "parity", "--taus", "0.1", "--dir", str(tmp_path / "runs"), "--out",
+            str(figs), "--bits", "3", "--hidden", "4", "--steps", "2", "--batch-size", "2",
+            "--eval-every", "1", "--eval-size", "2"]
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "noact-seed0.npz").write_bytes(b"not a checkpoint")
+    assert main(argv) == 2                                   # the damaged checkpoint: one line
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not figs.exists()
+
+
+def test_resuming_a_checkpoint_older_than_an_option_asks_for_its_value(tmp_path, capsys):
+    """A repeat-copy checkpoint saved before --curriculum existed must not silently take the
+    new default: resume asks which value it was trained with, and takes the answer."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    path = str(tmp_path / "old.npz")
+    common = ["--hidden", "4", "--memory-rows", "6", "--memory-width", "3", "--max-length", "2",
+              "--max-repeats", "2", "--batch-size", "2", "--eval-size", "2",
+              "--eval-every", "1"]
+    assert main(["repeat-copy", *common, "--curriculum", "0", "--steps", "1",
+                 "--checkpoint", path]) == 0
+    params, optim, meta = load_checkpoint(path)
+    meta["task_config"].pop("curriculum")
+    save_checkpoint(path, params, optim, meta)
+    capsys.readouterr()
+    assert main(["repeat-copy", "--resume", path, "--steps", "2"]) == 2
+    assert "predates --curriculum" in capsys.readouterr().err
+    assert main(["repeat-copy", "--resume", path, "--steps", "2", "--curriculum", "0"]) == 0
+    assert load_checkpoint(path)[2]["task_config"]["curriculum"] == 0.0
