@@ -96,6 +96,7 @@ def act_step_backward(dout, dstate, cache):
         dps.append(dp)
     dp_last = sum(xp.where(N == n, dp, 0.0) for n, dp in enumerate(dps, start=1))   # dp^N
     grads = {"W_y": 0.0, "b_y": 0.0, "W_h": 0.0, "b_h": 0.0}
+    dcell_sum = {}                                # the cell's weights, summed over ponder steps
     ds_next = None                                    # the gradient s^n gets from s^{n+1}
     dx = 0.0
     for n in range(len(steps), 0, -1):
@@ -115,9 +116,13 @@ def act_step_backward(dout, dstate, cache):
         if ds_next is not None:
             ds = {k: ds[k] + ds_next[k] for k in ds}
         dxf, ds_next, dcell = step_backward(dout_n, ds, st["cell"])
-        for k, v in prefixed(dcell, "cell_").items():
-            grads[k] = grads.get(k, 0.0) + v
+        for k, v in dcell.items():                # our own buffer on the first step, then +=
+            if k in dcell_sum:
+                dcell_sum[k] += v
+            else:
+                dcell_sum[k] = v.copy()
         dx = dx + dxf[:, :-1]                         # the flag bit is not an input to learn
+    grads.update(prefixed(dcell_sum, "cell_"))
     return dx, ds_next, grads
 
 

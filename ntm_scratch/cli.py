@@ -528,8 +528,8 @@ def cmd_sweep(args, extra):
         extra = [*extra, "--backend", args.backend]
     status = run_all(args.task, args.taus, args.seeds, extra, out_dir, args.jobs, steps)
     failed = [name for name, code in status.items() if code != 0]
-    rows = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count, _load_trained,
-                        status)
+    rows, loaded = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count,
+                                _load_trained, status)
     metric = _tasks()[args.task].metric
     print(f"{'run':>18} {'sequences':>10} {metric:>10} {'ponder':>8}")
     for r in rows:
@@ -540,10 +540,10 @@ def cmd_sweep(args, extra):
         raise TrainingError(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their .out "
                             f"files in {out_dir}; no figures drawn")
     first = args.seeds[0]
-    runs = [(_load_trained(r["path"], args.task), r["path"]) for r in rows
+    runs = [(loaded[r["path"]], r["path"]) for r in rows
             if r["seed"] == first and r["tau"] != BASELINE]
     os.makedirs(args.out, exist_ok=True)
-    task = _load_trained(rows[0]["path"], args.task)[0]
+    task = loaded[rows[0]["path"]][0]
     for path in draw_sweep_figures(rows, task, runs, args.out):
         print(path)
     return 0

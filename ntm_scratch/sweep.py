@@ -95,19 +95,20 @@ def run_all(task, taus, seeds, extra, out_dir, jobs, steps, log=sys.stdout):
 
 def evaluate_all(task_name, taus, seeds, out_dir, count, load, status):
     """Every finished run's metric and ponder (the runs of one seed on the same fresh
-    sequences): a list of rows. Runs that failed (status ≠ 0) are left out."""
+    sequences): a list of rows, and {path: the loaded run}. Runs that failed (status ≠ 0) are
+    left out."""
     from .train import evaluate
-    rows = []
+    rows, loaded = [], {}
     for seed in seeds:
         for tau in [*taus, BASELINE]:
             path = os.path.join(out_dir, run_name(tau, seed) + ".npz")
             if status.get(run_name(tau, seed)) != 0:
                 continue
-            task, model, params, meta = load(path, task_name)
+            loaded[path] = task, model, params, meta = load(path, task_name)
             ev = evaluate(task, model, params, np.random.default_rng([99, seed]), count)
             rows.append({"tau": tau, "seed": seed, "path": path, "seqs": meta["seqs"],
                          "step": meta["step"], "metric": task.metric, task.metric: ev[task.metric],
                          "ponder": ev.get("ponder"), "ponder_steps": ev.get("ponder_steps")})
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    return rows
+    return rows, loaded
