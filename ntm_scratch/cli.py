@@ -29,6 +29,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .lstm import LSTMModel
 from .ntm import NTMModel
 from .optim import OPTIMIZERS, make_optimizer
+from .parallel import SPLIT_AT, default_workers, set_blas_threads, usable_cores
 from .pipe import PipeModel
 from .programmer import ProgrammerModel
 from .seq2seq import Seq2SeqModel
@@ -179,14 +180,23 @@ def build_parser():
     p.epilog = ("Any other flag is a training flag, passed to every run (e.g. --bits 16 "
                 "--steps 5000).")
 
-    p = sub.add_parser("bench", help="training throughput at several batch sizes")
-    p.add_argument("--task", choices=list(tasks), default="copy")
-    p.add_argument("--model", choices=list(MODELS), default="ntm")
-    p.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128])
+    p = sub.add_parser("bench", help="training throughput of every model family at several "
+                                     "batch sizes: sequences/s, GFLOP/s, %% of the matmul peak")
+    p.add_argument("--model", choices=list(MODELS),
+                   help="one model family (default: every family, each on its own task)")
+    p.add_argument("--task", choices=list(tasks),
+                   help="the task to measure the model on (default: the family's own)")
+    p.add_argument("--batch-sizes", type=int_list, default=[1, 8, 32, 128],
+                   help="comma-separated batch sizes (default 1,8,32,128)")
+    p.add_argument("--json", metavar="PATH", type=path_arg,
+                   help="also write the rows as JSON to this file")
     p.add_argument("--seconds", type=positive_float, default=10.0,
                    help="time each batch size for at least this long")
-    p.add_argument("--workers", type=positive_int, default=1,
-                   help="processes that share each batch (as run.py TASK --workers)")
+    p.add_argument("--workers", type=positive_int,
+                   help="processes that share each batch (as run.py TASK --workers; default: "
+                        "chosen for each batch size as training chooses it)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="BLAS threads per process (default 1)")
     p.add_argument("--backend", choices=list(backend.BACKENDS))
     return parser
 
@@ -227,7 +237,10 @@ def add_train_arguments(p, task_cls):
                    help="train all --steps, even once the metric is below --stop-below")
     g.add_argument("--dtype", choices=list(DTYPES), help="float32 (default) or float64")
     g.add_argument("--workers", type=positive_int,
-                   help="processes that share each batch, one per core (NumPy only; default 1)")
+                   help="processes that share each batch (NumPy only; default: one per core "
+                        f"for a batch of {SPLIT_AT} or more, else 1)")
+    g.add_argument("--threads", type=positive_int, default=1,
+                   help="BLAS threads per process (default 1: the cores go to --workers)")
     g = p.add_argument_group("files and device")
     g.add_argument("--backend", choices=list(backend.BACKENDS),
                    help="numpy (CPU) or cupy (GPU); default: $NTM_BACKEND, else numpy")
@@ -294,7 +307,7 @@ def _train_settings(args, task_cls, model_cls, meta):
     if meta is not None:                         # (keys this version does not know are ignored)
         train_values.update({k: v for k, v in meta["train"].items() if k in train_values})
         opt_values.update({k: v for k, v in meta["optimizer"].items() if k in opt_values})
-        train_values["workers"] = 1              # a runtime choice, not the run's: ask again
+        train_values["workers"] = None           # a runtime choice, not the run's: ask again
     for f in fields(TrainConfig):
         given = getattr(args, f.name, None)
         if given is not None:
@@ -386,7 +399,10 @@ def cmd_train(args):
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
     _use_backend(args)
+    if cfg.workers is None:
+        cfg.workers = default_workers(cfg.batch_size, backend.name())
     _check_workers(cfg.workers)
+    _report_threads(args.threads, cfg.workers)
     checkpoint_path = _checkpoint_path(args, task_cls.name, model_name, cfg.seed)
     if resume and meta["step"] >= cfg.steps:
         raise CLIError(f"{args.resume} is already at step {meta['step']}; "
@@ -442,6 +458,13 @@ def _load_trained(path, task_name):
     _check_params_fit(params, model)
     dtype = DTYPES[meta["train"].get("dtype", "float32")]
     return task, model, backend.to_device(params, dtype), meta
+
+
+def _report_threads(threads, workers):
+    """Set the BLAS threads of this process (and of the workers it will fork) and say what runs."""
+    blas = set_blas_threads(threads) if backend.name() == "numpy" else "GPU"
+    print(f"threads: {workers} process(es) on {usable_cores()} usable core(s), {blas} each",
+          flush=True)
 
 
 def _check_workers(workers):
@@ -500,18 +523,34 @@ def cmd_eval(args):
 
 
 def cmd_bench(args):
-    from .bench import run_bench
+    import json
+    from .bench import FAMILIES, run_bench
     _use_backend(args)
-    task = _tasks()[args.task]()
-    model_cls = MODELS[args.model]
-    if args.model not in _tasks()[args.task].models:
-        raise CLIError(f"{args.task} is learnt by {' or '.join(_tasks()[args.task].models)}, "
-                       f"not {args.model}")
-    model = model_cls(*model_sizes(task, model_cls.name),
-                      **_tasks()[args.task].model_defaults.get(args.model, {}))
-    _check_workers(args.workers)
-    _, opt_values = _default_settings(_tasks()[args.task], model_cls)
-    run_bench(task, model, args.batch_sizes, args.seconds, sys.stdout, args.workers, opt_values)
+    tasks = _tasks()
+    if args.task is not None and args.model is None:
+        args.model = tasks[args.task].default_model
+    chosen = [(m, args.task or t) for m, t in FAMILIES if args.model in (None, m)]
+    if not chosen:                                   # a model with no family row of its own
+        chosen = [(args.model, args.task or next(n for n, t in tasks.items()
+                                                  if args.model in t.models))]
+    families = []
+    for model_name, task_name in chosen:
+        task_cls, model_cls = tasks[task_name], MODELS[model_name]
+        if model_name not in task_cls.models:
+            raise CLIError(f"{task_name} is learnt by {' or '.join(task_cls.models)}, "
+                           f"not {model_name}")
+        task = task_cls()
+        model = model_cls(*model_sizes(task, model_name),
+                          **task_cls.model_defaults.get(model_name, {}))
+        families.append((task, model, _default_settings(task_cls, model_cls)[1]))
+    _check_workers(args.workers or 1)
+    if backend.name() == "numpy":
+        print(f"threads: {set_blas_threads(args.threads)} per process, on {usable_cores()} "
+              f"usable core(s)", flush=True)
+    rows = run_bench(families, args.batch_sizes, args.seconds, sys.stdout, args.workers)
+    if args.json is not None:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     return 0
 
 

@@ -4,7 +4,7 @@
 
 runs `run.py parity --tau T --seed S --checkpoint DIR/tauT-seedS.npz [flags]` for every pair,
 plus the no-ACT baseline (`--max-ponder 1`) for every seed, `--jobs` at a time (default: the
-machine's cores), each with one BLAS thread and its own log beside its checkpoint. A run whose
+machine's cores), each one process with one BLAS thread and its own log beside its checkpoint. A run whose
 checkpoint already holds all its steps is not trained again, and one that stopped part way is
 resumed, so a sweep cut short continues where it was. Then every checkpoint is evaluated on the
 same fresh sequences, the table is printed and saved (DIR/summary.json), and the figures are
@@ -33,6 +33,8 @@ RUN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 def _command(task, tau, seed, path, extra):
     cmd = [sys.executable, RUN_PY, task, "--seed", str(seed), "--checkpoint", path, *extra]
+    if not any(a == "--workers" or a.startswith("--workers=") for a in extra):
+        cmd += ["--workers", "1"]                   # the runs themselves share the cores
     cmd += ["--max-ponder", "1"] if tau == BASELINE else ["--tau", repr(tau)]
     return cmd
 
@@ -72,14 +74,13 @@ def run_all(task, taus, seeds, extra, out_dir, jobs, steps, log=sys.stdout):
             if state == "resume":
                 cmd = [c for c in cmd if c != path and c != "--checkpoint"] + ["--resume", path]
             queue.append((run_name(tau, seed), cmd, path))
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     running = []
     while queue or running:
         while queue and len(running) < jobs:
             name, cmd, path = queue.pop(0)
             out = open(os.path.splitext(path)[0] + ".out", "a")
-            running.append((name, subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                                   env=env), out, time.monotonic()))
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            running.append((name, proc, out, time.monotonic()))
             print(f"{name}: started ({' '.join(cmd[1:])})", file=log, flush=True)
         time.sleep(0.5)
         for item in list(running):

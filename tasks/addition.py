@@ -20,7 +20,7 @@ import numpy as np
 from ntm_scratch.backend import array_module
 from ntm_scratch.losses import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
-from .base import Batch, Task
+from .base import BATCH_LENGTHS, Batch, Task, draw_sizes
 
 NO_DIGIT = 10
 
@@ -46,7 +46,8 @@ class AdditionTask(Task):
     name = "addition"
     summary = "running sums of numbers shown one per step (ACT paper §3.3)"
     options = (("digits", 5, "most digits per number"),
-               ("max_numbers", 5, "most numbers per sequence"))
+               ("max_numbers", 5, "most numbers per sequence"),
+               BATCH_LENGTHS)
     models = ("act",)
     default_model = "act"
     model_defaults = {"act": {"cell": "lstm"}}
@@ -55,20 +56,20 @@ class AdditionTask(Task):
     report = ("nats", "seq_error", "digit_error")
     train_defaults = {"all": {"steps": 20000, "eval_every": 250, "eval_size": 512}}
 
-    def __init__(self, digits=5, max_numbers=5):
-        self.config = {"digits": int(digits), "max_numbers": int(max_numbers)}
+    def __init__(self, digits=5, max_numbers=5, batch_lengths="one"):
+        self.config = {"digits": int(digits), "max_numbers": int(max_numbers),
+                       "batch_lengths": batch_lengths}
         self.input_size = 10 * int(digits)
         self.width = len(str(int(max_numbers) * (10 ** int(digits) - 1)))   # the largest sum
         self.output_size = 11 * self.width
 
-    def sample(self, rng, batch_size, numbers=None, n_digits=None):
+    def sample(self, rng, batch_size, numbers=None, n_digits=None, one_size=False):
         """A batch; `numbers` fixes every sequence's length, `n_digits` every number's digits
-        (for evaluation and figures)."""
+        (for evaluation and figures); `one_size` draws one length for the whole batch."""
         D, M = self.config["digits"], self.config["max_numbers"]
         if n_digits is not None and not 1 <= n_digits <= D:
             raise ValueError(f"addition numbers have 1 to {D} digits")
-        lengths = (rng.integers(1, M + 1, size=batch_size) if numbers is None
-                   else np.full(batch_size, int(numbers)))
+        lengths = draw_sizes(rng, 1, M, batch_size, numbers, one_size)
         T = int(lengths.max())
         n_digits = (rng.integers(1, D + 1, size=(T, batch_size)) if n_digits is None
                     else np.full((T, batch_size), int(n_digits)))

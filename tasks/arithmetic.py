@@ -20,7 +20,7 @@ import numpy as np
 from ntm_scratch.backend import array_module
 from ntm_scratch.losses import huber_backward, huber_forward
 
-from .base import Task
+from .base import BATCH_LENGTHS, Task, draw_sizes
 
 OPERATORS = "+-*"
 WORDS = ("<pad>", "N", *OPERATORS)                     # what the pipe reads
@@ -63,7 +63,8 @@ class ArithmeticTask(Task):
     name = "arithmetic"
     summary = "the value of an expression such as 3 + 4 × 5 − 6 (Distill's Neural Programmer)"
     options = (("max_numbers", 4, "the most numbers in an expression (at least 2)"),
-               ("delta", 10.0, "δ of the Huber loss"))
+               ("delta", 10.0, "δ of the Huber loss"),
+               BATCH_LENGTHS)
     models = ("pipe", "lstm")
     default_model = "pipe"
     model_defaults = {"lstm": {"hidden": 64, "layers": 1}}    # about the pipe's size
@@ -75,12 +76,13 @@ class ArithmeticTask(Task):
                       "lstm": {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0,
                                "clip_value": None}}
 
-    def __init__(self, max_numbers=4, delta=10.0):
+    def __init__(self, max_numbers=4, delta=10.0, batch_lengths="one"):
         if int(max_numbers) < 2:
             raise ValueError("max_numbers must be at least 2")
         if float(delta) <= 0:
             raise ValueError("delta must be positive")
-        self.config = {"max_numbers": int(max_numbers), "delta": float(delta)}
+        self.config = {"max_numbers": int(max_numbers), "delta": float(delta),
+                       "batch_lengths": batch_lengths}
         self.input_size = len(SYMBOLS)           # the LSTM's input; the pipe's words: WORDS
         self.output_size = 1
         self.eval_rows = (("train", {}),
@@ -95,16 +97,16 @@ class ArithmeticTask(Task):
             return len(WORDS), self.config["max_numbers"]
         return self.input_size, self.output_size
 
-    def sample(self, rng, batch_size, numbers=None, high=9):
-        """numbers: how many numbers in every expression (None: uniform from 2 to the most);
-        high: the largest number."""
+    def sample(self, rng, batch_size, numbers=None, high=9, one_size=False):
+        """numbers: how many numbers in every expression (None: uniform from 2 to the most,
+        drawn once for the whole batch when `one_size`); high: the largest number."""
         N = self.config["max_numbers"]
         if numbers is not None and not 2 <= numbers <= N:
             raise ValueError(f"arithmetic needs 2 <= numbers <= {N}")
         if int(high) < 1:
             raise ValueError("high must be at least 1")
         B = batch_size
-        count = rng.integers(2, N + 1, size=B) if numbers is None else np.full(B, numbers)
+        count = draw_sizes(rng, 2, N, B, numbers, one_size)
         values = rng.integers(0, int(high) + 1, size=(B, N))
         value_mask = np.arange(N)[None, :] < count[:, None]
         values = values * value_mask

@@ -16,7 +16,7 @@ Episodes with fewer items end earlier; the mask scores each one's own output ste
 """
 import numpy as np
 
-from .base import Batch, BitTask
+from .base import BATCH_LENGTHS, Batch, BitTask, draw_sizes
 
 
 class AssociativeRecallTask(BitTask):
@@ -25,7 +25,8 @@ class AssociativeRecallTask(BitTask):
     options = (("bits", 6, "random bits per vector"),
                ("item_length", 3, "vectors per item"),
                ("min_items", 2, "fewest items per training episode"),
-               ("max_items", 6, "most items per training episode"))
+               ("max_items", 6, "most items per training episode"),
+               BATCH_LENGTHS)
     default_model = "ntm"
     sweep = ("items", (6, 8, 10, 12, 15))
     figure_examples = (("items6", {"items": 6}), ("items12", {"items": 12}))   # NTM Fig. 12
@@ -34,11 +35,12 @@ class AssociativeRecallTask(BitTask):
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}
 
-    def __init__(self, bits=6, item_length=3, min_items=2, max_items=6):
+    def __init__(self, bits=6, item_length=3, min_items=2, max_items=6, batch_lengths="one"):
         if not 2 <= min_items <= max_items:
             raise ValueError("associative recall needs 2 <= min_items <= max_items")
         self.config = {"bits": int(bits), "item_length": int(item_length),
-                       "min_items": int(min_items), "max_items": int(max_items)}
+                       "min_items": int(min_items), "max_items": int(max_items),
+                       "batch_lengths": batch_lengths}
         self.input_size = bits + 2        # data bits, item delimiter, query delimiter
         self.output_size = bits
 
@@ -46,12 +48,12 @@ class AssociativeRecallTask(BitTask):
         k = self.config["item_length"]
         return items * (k + 1) + (k + 2) + k
 
-    def sample(self, rng, batch_size, items=None):
-        """A batch; `items` fixes every episode's number of items (for evaluation)."""
+    def sample(self, rng, batch_size, items=None, one_size=False):
+        """A batch; `items` fixes every episode's number of items (for evaluation), `one_size`
+        draws one number of items for the whole batch."""
         c = self.config
         bits, k = c["bits"], c["item_length"]
-        n = (rng.integers(c["min_items"], c["max_items"] + 1, size=batch_size)
-             if items is None else np.full(batch_size, int(items)))
+        n = draw_sizes(rng, c["min_items"], c["max_items"], batch_size, items, one_size)
         n_max = int(n.max())
         T = int(self.episode_length(n).max())
         cols = np.arange(batch_size)

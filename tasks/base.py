@@ -18,6 +18,24 @@ from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_ent
 
 LN2 = float(np.log(2.0))
 
+# The option of every task whose examples differ in length (or in a size that sets the length).
+BATCH_LENGTHS = ("batch_lengths", "one",
+                 "training batches: 'one' draws one length (or size) for the whole batch, so no "
+                 "time step is spent on padding; 'mixed' draws each example's own. Each example's "
+                 "length has the same distribution either way; evaluation always mixes",
+                 ("one", "mixed"))
+
+
+def draw_sizes(rng, lo, hi, batch_size, fixed=None, one_size=False):
+    """Each example's length (or item count, ...): `fixed` for every example; else uniform in
+    [lo, hi], drawn once for the whole batch when `one_size` (training with batch_lengths
+    'one'), else once per example."""
+    if fixed is not None:
+        return np.full(batch_size, int(fixed))
+    if one_size:
+        return np.full(batch_size, int(rng.integers(lo, hi + 1)))
+    return rng.integers(lo, hi + 1, size=batch_size)
+
 
 @dataclass
 class Batch:
@@ -41,8 +59,9 @@ class Task:
     generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
 
     def training_kwargs(self, seqs):
-        """What training samples after `seqs` sequences (a curriculum's stage): nothing here."""
-        return {}
+        """What training samples after `seqs` sequences: one length per batch where the task's
+        batch_lengths option says so (a curriculum adds its stage)."""
+        return {"one_size": True} if self.config.get("batch_lengths") == "one" else {}
 
 
 class BitTask(Task):

@@ -10,12 +10,13 @@ Layout for one example of length L (input channels: `bits` data bits, then the d
     input    the vectors     delimiter    zeros
     target   (not scored)    (not scored) the vectors
 
-Examples of different lengths share a batch: the batch lasts 2·max(L) + 1 steps, and the mask
-is 1 only on each example's own output steps.
+Training draws one length for the whole batch (`batch_lengths` 'one', the default), so every
+step of the batch is work; with 'mixed', and in evaluation, examples of different lengths share
+a batch: it lasts 2·max(L) + 1 steps, and the mask is 1 only on each example's own output steps.
 """
 import numpy as np
 
-from .base import Batch, BitTask
+from .base import BATCH_LENGTHS, Batch, BitTask, draw_sizes
 
 
 class CopyTask(BitTask):
@@ -23,7 +24,8 @@ class CopyTask(BitTask):
     summary = "read a sequence of random bit vectors back (NTM paper §4.1)"
     options = (("bits", 8, "random bits per vector"),
                ("min_length", 1, "shortest training sequence"),
-               ("max_length", 20, "longest training sequence"))
+               ("max_length", 20, "longest training sequence"),
+               BATCH_LENGTHS)
     default_model = "ntm"
     sweep = ("length", (10, 20, 30, 50, 80, 120))   # what `run.py eval` varies, and its default values
     figure_examples = (("len20", {"length": 20}), ("len80", {"length": 80}))
@@ -32,23 +34,21 @@ class CopyTask(BitTask):
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50}}
 
-    def __init__(self, bits=8, min_length=1, max_length=20):
+    def __init__(self, bits=8, min_length=1, max_length=20, batch_lengths="one"):
         if not 1 <= min_length <= max_length:
             raise ValueError(f"copy lengths need 1 <= min_length <= max_length, "
                              f"got {min_length} and {max_length}")
         self.config = {"bits": int(bits), "min_length": int(min_length),
-                       "max_length": int(max_length)}
+                       "max_length": int(max_length), "batch_lengths": batch_lengths}
         self.input_size = bits + 1        # the data bits and the delimiter channel
         self.output_size = bits
 
-    def sample(self, rng, batch_size, length=None):
-        """A batch of copy examples; `length` fixes every example's length (for evaluation)."""
+    def sample(self, rng, batch_size, length=None, one_size=False):
+        """A batch of copy examples; `length` fixes every example's length (for evaluation),
+        `one_size` draws one length for the batch."""
         c = self.config
         bits = c["bits"]
-        if length is None:
-            lengths = rng.integers(c["min_length"], c["max_length"] + 1, size=batch_size)
-        else:
-            lengths = np.full(batch_size, int(length))
+        lengths = draw_sizes(rng, c["min_length"], c["max_length"], batch_size, length, one_size)
         L = int(lengths.max())
         T = 2 * L + 1
         seq = rng.integers(0, 2, size=(L, batch_size, bits)).astype(np.float64)

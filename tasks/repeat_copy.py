@@ -24,7 +24,7 @@ the task (README). Evaluation always draws from the whole task.
 """
 import numpy as np
 
-from .base import Batch, BitTask
+from .base import BATCH_LENGTHS, Batch, BitTask, draw_sizes
 
 
 class RepeatCopyTask(BitTask):
@@ -37,7 +37,8 @@ class RepeatCopyTask(BitTask):
                ("max_repeats", 10, "most training repeats"),
                ("curriculum", 150.0, "thousands of training sequences over which the longest "
                                      "length and the most repeats grow from 2 to their maxima "
-                                     "(0: none)"))
+                                     "(0: none)"),
+               BATCH_LENGTHS)
     default_model = "ntm"
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
     figure_examples = (("len10_rep10", {"length": 10, "repeats": 10}),     # NTM Fig. 8
@@ -50,12 +51,13 @@ class RepeatCopyTask(BitTask):
                               "clip_norm": 10.0, "eval_every": 50}}
 
     def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10,
-                 curriculum=150.0):
+                 curriculum=150.0, batch_lengths="one"):
         if not (1 <= min_length <= max_length and 1 <= min_repeats <= max_repeats):
             raise ValueError("repeat-copy needs 1 <= min <= max for lengths and repeats")
         self.config = {"bits": int(bits), "min_length": int(min_length),
                        "max_length": int(max_length), "min_repeats": int(min_repeats),
-                       "max_repeats": int(max_repeats), "curriculum": float(curriculum)}
+                       "max_repeats": int(max_repeats), "curriculum": float(curriculum),
+                       "batch_lengths": batch_lengths}
         self.input_size = bits + 2        # data bits, delimiter, repeat count
         self.output_size = bits + 1       # data bits, end marker
         n = max_repeats - min_repeats + 1
@@ -71,28 +73,28 @@ class RepeatCopyTask(BitTask):
         thousand sequences. A function of the count alone, so a resumed run draws the same data.
         Evaluation never passes these: it measures the whole task."""
         c = self.config
+        kwargs = super().training_kwargs(seqs)              # one length and count per batch
         if c["curriculum"] <= 0:
-            return {}
+            return kwargs
         frac = min(1.0, seqs / (1000.0 * c["curriculum"]))
 
         def grow(lo, hi):
             start = min(max(lo, 2), hi)
             return int(round(start + frac * (hi - start)))
-        return {"up_to_length": grow(c["min_length"], c["max_length"]),
-                "up_to_repeats": grow(c["min_repeats"], c["max_repeats"])}
+        return dict(kwargs, up_to_length=grow(c["min_length"], c["max_length"]),
+                    up_to_repeats=grow(c["min_repeats"], c["max_repeats"]))
 
     def sample(self, rng, batch_size, length=None, repeats=None, up_to_length=None,
-               up_to_repeats=None):
-        """A batch; `length` and `repeats` fix those of every example (for evaluation), and
-        `up_to_length`, `up_to_repeats` lower the maxima (the curriculum's stages)."""
+               up_to_repeats=None, one_size=False):
+        """A batch; `length` and `repeats` fix those of every example (for evaluation),
+        `up_to_length`, `up_to_repeats` lower the maxima (the curriculum's stages), and
+        `one_size` draws one length and one repeat count for the whole batch."""
         c = self.config
         bits = c["bits"]
         hi_len = c["max_length"] if up_to_length is None else up_to_length
         hi_rep = c["max_repeats"] if up_to_repeats is None else up_to_repeats
-        lengths = (rng.integers(c["min_length"], hi_len + 1, size=batch_size)
-                   if length is None else np.full(batch_size, int(length)))
-        counts = (rng.integers(c["min_repeats"], hi_rep + 1, size=batch_size)
-                  if repeats is None else np.full(batch_size, int(repeats)))
+        lengths = draw_sizes(rng, c["min_length"], hi_len, batch_size, length, one_size)
+        counts = draw_sizes(rng, c["min_repeats"], hi_rep, batch_size, repeats, one_size)
         L = int(lengths.max())
         T = int((lengths + 2 + counts * lengths).max())
         cols = np.arange(batch_size)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ntm_scratch.backend import array_module, to_host
 
+from .base import BATCH_LENGTHS, draw_sizes
 from .tokens import EOS, SPECIALS, TokenBatch, TokenTask
 
 
@@ -21,25 +22,26 @@ class ReverseTask(TokenTask):
     summary = "reverse a sequence of tokens: a decoder that attends over its encoder"
     options = (("vocab", 20, "distinct symbols"),
                ("min_length", 1, "shortest training sequence"),
-               ("max_length", 20, "longest training sequence"))
+               ("max_length", 20, "longest training sequence"),
+               BATCH_LENGTHS)
     sweep = ("length", (10, 20, 21, 25, 30))
     source_alphabet = target_alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     figure_examples = (("len12", {"length": 12}), ("len30", {"length": 30}))
     generalisation = (("length", (1, 5, 10, 15, 20, 22, 24, 26, 28, 30), 20),)
     train_defaults = {"all": {"steps": 3000, "eval_every": 100, "eval_size": 256}}
 
-    def __init__(self, vocab=20, min_length=1, max_length=20):
+    def __init__(self, vocab=20, min_length=1, max_length=20, batch_lengths="one"):
         if not 1 <= min_length <= max_length:
             raise ValueError("reverse needs 1 <= min_length <= max_length")
         self.config = {"vocab": int(vocab), "min_length": int(min_length),
-                       "max_length": int(max_length)}
+                       "max_length": int(max_length), "batch_lengths": batch_lengths}
         self.input_size = self.output_size = SPECIALS + int(vocab)
 
-    def sample(self, rng, batch_size, length=None):
-        """A batch; `length` fixes every example's length (for evaluation)."""
+    def sample(self, rng, batch_size, length=None, one_size=False):
+        """A batch; `length` fixes every example's length (for evaluation), `one_size` draws
+        one length for the whole batch."""
         c = self.config
-        lengths = (rng.integers(c["min_length"], c["max_length"] + 1, size=batch_size)
-                   if length is None else np.full(batch_size, int(length)))
+        lengths = draw_sizes(rng, c["min_length"], c["max_length"], batch_size, length, one_size)
         S = int(lengths.max())
         src_mask = np.arange(S)[:, None] < lengths[None, :]                  # (S, B)
         x = rng.integers(SPECIALS, SPECIALS + c["vocab"], size=(S, batch_size)) * src_mask

@@ -1,6 +1,8 @@
 """run.py eval, figures and bench on tiny trained checkpoints."""
+import json
 import os
 
+import numpy as np
 import pytest
 
 from ntm_scratch.cli import main
@@ -54,11 +56,37 @@ def test_figures_are_drawn_for_both_models(checkpoints, tmp_path, capsys):
 
 
 def test_bench_prints_a_row_per_batch_size(capsys):
-    assert main(["bench", "--batch-sizes", "1,2", "--seconds", "0.01"]) == 0
+    assert main(["bench", "--model", "ntm", "--batch-sizes", "1,2", "--seconds", "0.01"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[1].split() == ["batch", "seq/s", "ms/step", "steps"]
-    assert [line.split()[0] for line in lines[2:]] == ["1", "2"]
-    assert all(float(line.split()[1]) > 0 for line in lines[2:])
+    header = lines.index(next(l for l in lines if l.split()[:1] == ["batch"]))
+    assert lines[header].split() == ["batch", "workers", "seq/s", "ms/step", "GFLOP/s", "%",
+                                     "peak", "steps"]
+    rows = [line.split() for line in lines[header + 1:]]
+    assert [r[0] for r in rows] == ["1", "2"]
+    assert all(float(r[2]) > 0 and float(r[4]) > 0 for r in rows)
+
+
+def test_bench_covers_every_family(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--batch-sizes", "2", "--seconds", "0.01", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["model"] for r in rows] == ["ntm", "lstm", "seq2seq", "act", "programmer", "pipe"]
+    assert all(r["gflop_per_s"] > 0 and 0 < r["peak_fraction"] < 1 for r in rows)
+
+
+def test_flop_counter_counts_products_elementwise_and_reductions():
+    from ntm_scratch.bench import CountingArray
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4, 5)).view(CountingArray)
+    b = rng.standard_normal((3, 5, 6)).view(CountingArray)
+    before = CountingArray.flops
+    c = a @ b                                            # 2·5 per output element
+    d = np.tanh(c) + 1.0                                 # 1 + 1 per element
+    e = d.sum(axis=-1)                                   # 1 per input element
+    f = np.einsum("bij,bjk->bik", a, b)                  # as the matmul
+    assert CountingArray.flops - before == 2 * 5 * 72 + 72 + 72 + 72 + 2 * 5 * 72
+    assert isinstance(e, CountingArray) and isinstance(f, CountingArray)
+    np.testing.assert_allclose(np.asarray(f), np.asarray(c))
 
 
 TINY_TASKS = {"repeat-copy": ["--max-length", "3", "--max-repeats", "2"],

@@ -57,3 +57,29 @@ def test_metrics_bits_and_cost():
 def test_bad_lengths_are_refused():
     with pytest.raises(ValueError):
         CopyTask(min_length=5, max_length=3)
+
+
+@pytest.mark.parametrize("name, size", [("copy", lambda b: b.mask.sum(axis=0)),
+                                        ("repeat-copy", lambda b: b.mask.sum(axis=0)),
+                                        ("associative-recall", lambda b: b.x[:, :, -2].sum(axis=0)),
+                                        ("reverse", lambda b: b.src_mask.sum(axis=0)),
+                                        ("addition", lambda b: b.input_mask.sum(axis=0)),
+                                        ("arithmetic", lambda b: b.numbers)])
+def test_training_draws_one_length_per_batch_and_evaluation_mixes(name, size):
+    """batch_lengths 'one' (the default): every training batch is of one length, so no step is
+    padding, yet over many batches each length is as likely as when examples mix; evaluation
+    (no training kwargs) and batch_lengths 'mixed' draw each example's own."""
+    from tasks import TASKS
+    rng = np.random.default_rng(0)
+    extra = {"curriculum": 0} if name == "repeat-copy" else {}      # the whole task from step 0
+    one, mixed = TASKS[name](**extra), TASKS[name](batch_lengths="mixed", **extra)
+    per_batch = [size(one.sample(rng, 16, **one.training_kwargs(0))) for _ in range(300)]
+    assert all(len(set(s)) == 1 for s in per_batch)
+    evaluated = [size(one.sample(rng, 16)) for _ in range(300)]
+    trained_mixed = [size(mixed.sample(rng, 16, **mixed.training_kwargs(0))) for _ in range(300)]
+    assert all(len(set(s)) > 1 for s in evaluated[:20] + trained_mixed[:20])
+    a, b = np.concatenate(per_batch), np.concatenate(evaluated)
+    assert set(a) == set(b)
+    counts_a = np.array([np.mean(a == v) for v in sorted(set(b))])
+    counts_b = np.array([np.mean(b == v) for v in sorted(set(b))])
+    assert np.abs(counts_a - counts_b).max() < 0.06

@@ -146,13 +146,14 @@ def test_ntm_gradient_on_each_task_layout(name):
 def test_repeat_copy_curriculum_stages():
     """The stages grow with the sequences seen; a stage bounds the data; the curriculum never
     changes how the repeat count is normalised (that of the whole task)."""
-    task = RepeatCopyTask(curriculum=10.0)
+    task = RepeatCopyTask(curriculum=10.0, batch_lengths="mixed")
     stages = [task.training_kwargs(s) for s in (0, 5000, 10000, 50000)]
     assert stages[0] == {"up_to_length": 2, "up_to_repeats": 2}
     assert stages[1] == {"up_to_length": 6, "up_to_repeats": 6}
     assert stages[2] == stages[3] == {"up_to_length": 10, "up_to_repeats": 10}
-    assert RepeatCopyTask(curriculum=0).training_kwargs(0) == {}
-    assert RepeatCopyTask().training_kwargs(75000) == {"up_to_length": 6, "up_to_repeats": 6}
+    assert RepeatCopyTask(curriculum=0, batch_lengths="mixed").training_kwargs(0) == {}
+    assert RepeatCopyTask().training_kwargs(75000) == {"up_to_length": 6, "up_to_repeats": 6,
+                                                       "one_size": True}
     batch = task.sample(np.random.default_rng(0), 64, **stages[0])
     L = np.argmax(batch.x[:, :, 8], axis=0)                          # the delimiter's step
     R = np.round(batch.x[L, np.arange(64), 9] * task.repeat_std + task.repeat_mean)

@@ -57,10 +57,10 @@ class NaNAfter(CopyTask):
         super().__init__(**kw)
         self.calls, self.bad_step = 0, bad_step
 
-    def sample(self, rng, batch_size, length=None):
+    def sample(self, rng, batch_size, **kwargs):
         if batch_size == 4:                                          # training batches only
             self.calls += 1
-        return super().sample(rng, batch_size, length)
+        return super().sample(rng, batch_size, **kwargs)
 
     def loss(self, logits, batch):
         loss, dlogits, metrics = super().loss(logits, batch)
