@@ -20,26 +20,29 @@ import functools
 import numpy as np
 
 from .backend import array_module
-from .ops import cosine_similarity_backward, cosine_similarity_forward, softmax_backward, softmax_forward
+from .ops import (cosine_similarity_normed_backward, cosine_similarity_normed_forward,
+                  row_norms_backward, row_norms_forward, softmax_backward, softmax_forward)
 
 SHARPEN_DELTA = 1e-12  # MATH.md: δ in log(w̃ + δ)
 
 
 # ----------------------------------------------------------------------------- (5, 6) content
-def content_forward(memory, k, beta):
-    """memory (B, N, M), k (B, H, M), beta (B, H)  ->  w^c (B, H, N)."""
-    K, cos_cache = cosine_similarity_forward(k, memory)      # (6) K[k, M(i)]
+def content_forward(memory, memory_norms, k, beta):
+    """memory (B, N, M), memory_norms (B, N) its rows' norms ‖M(i)‖, k (B, H, M), beta (B, H)
+    ->  w^c (B, H, N). The norms are an input because several heads, and the next step's write
+    heads, address one memory: they are computed once (`row_norms_forward`)."""
+    K, cos_cache = cosine_similarity_normed_forward(k, memory, memory_norms)   # (6) K[k, M(i)]
     wc, sm_cache = softmax_forward(beta[..., None] * K)      # (5) softmax_i(β·K)
     return wc, (K, beta, cos_cache, sm_cache)
 
 
 def content_backward(dwc, cache):
-    """Returns dmemory, dk, dbeta."""
+    """Returns dmemory (through k·M(i) alone), dmemory_norms, dk, dbeta."""
     K, beta, cos_cache, sm_cache = cache
     dz = softmax_backward(dwc, sm_cache)                     # back through (5)'s softmax
     dbeta = (dz * K).sum(axis=-1)                            # z = β·K
-    dk, dmemory = cosine_similarity_backward(dz * beta[..., None], cos_cache)   # back through (6)
-    return dmemory, dk, dbeta
+    dk, dmemory, dnorms = cosine_similarity_normed_backward(dz * beta[..., None], cos_cache)
+    return dmemory, dnorms, dk, dbeta                        # (back through (6))
 
 
 # ----------------------------------------------------------------------------- (7) interpolation
@@ -115,10 +118,10 @@ def sharpen_backward(dw, cache):
 
 
 # ----------------------------------------------------------------------------- the chain
-def heads_address_forward(memory, k, beta, g, s, gamma, w_prev):
+def heads_address_forward(memory, memory_norms, k, beta, g, s, gamma, w_prev):
     """(5)–(9) for H heads at once: k (B, H, M); beta, g, gamma (B, H); s (B, H, S);
-    w_prev (B, H, N); memory (B, N, M)  ->  w (B, H, N)."""
-    wc, c1 = content_forward(memory, k, beta)                # (5, 6)
+    w_prev (B, H, N); memory (B, N, M) and its rows' norms (B, N)  ->  w (B, H, N)."""
+    wc, c1 = content_forward(memory, memory_norms, k, beta)  # (5, 6)
     wg, c2 = interpolate_forward(wc, g, w_prev)              # (7)
     w_tilde, c3 = shift_forward(wg, s)                       # (8)
     w, c4 = sharpen_forward(w_tilde, gamma)                  # (9)
@@ -126,25 +129,29 @@ def heads_address_forward(memory, k, beta, g, s, gamma, w_prev):
 
 
 def heads_address_backward(dw, cache):
-    """Returns {'memory', 'k', 'beta', 'g', 's', 'gamma', 'w_prev'}, shaped as the inputs."""
+    """Returns {'memory', 'memory_norms', 'k', 'beta', 'g', 's', 'gamma', 'w_prev'}, shaped as
+    the inputs ('memory': through k·M(i) alone; the norms' share is 'memory_norms')."""
     c1, c2, c3, c4 = cache
     dw_tilde, dgamma = sharpen_backward(dw, c4)              # (9)
     dwg, ds = shift_backward(dw_tilde, c3)                   # (8)
     dwc, dg, dw_prev = interpolate_backward(dwg, c2)         # (7)
-    dmemory, dk, dbeta = content_backward(dwc, c1)           # (5, 6)
-    return {"memory": dmemory, "k": dk, "beta": dbeta, "g": dg, "s": ds, "gamma": dgamma,
-            "w_prev": dw_prev}
+    dmemory, dnorms, dk, dbeta = content_backward(dwc, c1)   # (5, 6)
+    return {"memory": dmemory, "memory_norms": dnorms, "k": dk, "beta": dbeta, "g": dg, "s": ds,
+            "gamma": dgamma, "w_prev": dw_prev}
 
 
 def address_forward(memory, k, beta, g, s, gamma, w_prev):
     """One head's weighting from M_{t−1}, (5)–(9). Shapes: see the module docstring."""
     head = lambda a: a[:, None]                              # add the head axis, H = 1
-    w, cache = heads_address_forward(memory, head(k), head(beta), head(g), head(s),
+    norms, norm_cache = row_norms_forward(memory)            # ‖M(i)‖ for (6)
+    w, cache = heads_address_forward(memory, norms, head(k), head(beta), head(g), head(s),
                                      head(gamma), head(w_prev))
-    return w[:, 0], cache
+    return w[:, 0], (cache, norm_cache)
 
 
 def address_backward(dw, cache):
     """Gradients under the keys memory, k, beta, g, s, gamma, w_prev."""
+    cache, norm_cache = cache
     grads = heads_address_backward(dw[:, None], cache)
+    grads["memory"] += row_norms_backward(grads.pop("memory_norms"), norm_cache)
     return {k: (v if k == "memory" else v[:, 0]) for k, v in grads.items()}

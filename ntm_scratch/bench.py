@@ -135,10 +135,11 @@ def matmul_peak(seconds=1.0, n=1024, dtype=np.float32):
 
 
 # ----------------------------------------------------------------------------- throughput
-def measure(task, model, batch_size, seconds, optimizer, dtype=np.float32, workers=1):
+def measure(task, model, batch_size, seconds, optimizer, dtype=np.float32, workers=1,
+            count=True):
     """Train for `seconds`; returns {seq_per_s, ms_per_step, steps, gflop}: gflop is the
-    counted work of the steps timed, in GFLOP. optimizer: a dict with the keys name, lr,
-    clip_value, clip_norm (the task's training settings)."""
+    counted work of the steps timed, in GFLOP (None with count=False). optimizer: a dict with
+    the keys name, lr, clip_value, clip_norm (the task's training settings)."""
     make_opt = lambda: make_optimizer(optimizer["name"], optimizer["lr"], optimizer["clip_value"],
                                       optimizer["clip_norm"])
     params = backend.to_device(model.init_params(np.random.default_rng(0), dtype))
@@ -170,18 +171,19 @@ def measure(task, model, batch_size, seconds, optimizer, dtype=np.float32, worke
     finally:
         if group is not None:
             group.close()
-    flops = sum(n * count_flops(task, model, batch, dtype, make_opt())
-                for batch, n in shapes.values())
+    gflop = sum(n * count_flops(task, model, batch, dtype, make_opt())
+                for batch, n in shapes.values()) / 1e9 if count else None
     return {"seq_per_s": steps * batch_size / elapsed, "ms_per_step": 1000.0 * elapsed / steps,
-            "steps": steps, "gflop": flops / 1e9, "seconds": elapsed}
+            "steps": steps, "gflop": gflop, "seconds": elapsed}
 
 
-def run_bench(families, batch_sizes, seconds, out, workers=None):
+def run_bench(families, batch_sizes, seconds, out, workers=None, count=True):
     """families: a list of (task, model, optimizer settings). Prints a table per family and
-    returns the rows (dicts). workers None: as training would choose for each batch size."""
-    peak = matmul_peak()
+    returns the rows (dicts). workers None: as training would choose for each batch size.
+    count=False: throughput only (no operation count, no peak; the GFLOP/s columns show -)."""
+    peak = matmul_peak(min(1.0, seconds)) if count else None
     print(f"backend {backend.name()}, float32; float32 matrix-product peak of this process: "
-          f"{peak:.1f} GFLOP/s", file=out, flush=True)
+          + (f"{peak:.1f} GFLOP/s" if count else "not measured"), file=out, flush=True)
     rows = []
     for task, model, optimizer in families:
         print(f"\n{model.name} on {task.name}: {model.config}, {optimizer['name']}", file=out)
@@ -189,15 +191,15 @@ def run_bench(families, batch_sizes, seconds, out, workers=None):
               f"{'% peak':>7} {'steps':>7}", file=out, flush=True)
         for b in batch_sizes:
             w = workers or default_workers(b, backend.name())
-            r = measure(task, model, b, seconds, optimizer, workers=w)
-            gflops = r["gflop"] / r["seconds"]
+            r = measure(task, model, b, seconds, optimizer, workers=w, count=count)
+            gflops = r["gflop"] / r["seconds"] if count else None
             row = {"model": model.name, "task": task.name, "batch": b, "workers": w,
                    "seq_per_s": r["seq_per_s"], "ms_per_step": r["ms_per_step"],
-                   "gflop_per_s": gflops, "peak_fraction": gflops / (peak * w),
-                   "steps": r["steps"],
-                   "peak_gflop_per_s": peak}
+                   "gflop_per_s": gflops, "peak_fraction": gflops / (peak * w) if count else None,
+                   "steps": r["steps"], "peak_gflop_per_s": peak}
             rows.append(row)
-            print(f"{b:>6} {w:>8} {r['seq_per_s']:>10.1f} {r['ms_per_step']:>10.1f} "
-                  f"{gflops:>9.2f} {100 * row['peak_fraction']:>6.1f}% {r['steps']:>7}",
-                  file=out, flush=True)
+            rate = (f"{gflops:>9.2f} {100 * row['peak_fraction']:>6.1f}%" if count
+                    else f"{'-':>9} {'-':>7}")
+            print(f"{b:>6} {w:>8} {r['seq_per_s']:>10.1f} {r['ms_per_step']:>10.1f} {rate} "
+                  f"{r['steps']:>7}", file=out, flush=True)
     return rows

@@ -190,6 +190,8 @@ def build_parser():
                    help="comma-separated batch sizes (default 1,8,32,128)")
     p.add_argument("--json", metavar="PATH", type=path_arg,
                    help="also write the rows as JSON to this file")
+    p.add_argument("--no-count", action="store_true",
+                   help="measure throughput only: no operation count and no matmul peak")
     p.add_argument("--seconds", type=positive_float, default=10.0,
                    help="time each batch size for at least this long")
     p.add_argument("--workers", type=positive_int,
@@ -547,7 +549,8 @@ def cmd_bench(args):
     if backend.name() == "numpy":
         print(f"threads: {set_blas_threads(args.threads)} per process, on {usable_cores()} "
               f"usable core(s)", flush=True)
-    rows = run_bench(families, args.batch_sizes, args.seconds, sys.stdout, args.workers)
+    rows = run_bench(families, args.batch_sizes, args.seconds, sys.stdout, args.workers,
+                     count=not args.no_count)
     if args.json is not None:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

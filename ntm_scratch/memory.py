@@ -28,8 +28,10 @@ def read_backward(dr, cache):
 def write_forward(memory, w, e, a):
     """(3, 4) erase then add. memory (B, N, M); w (B, H, N); e, a (B, H, M) -> new memory."""
     xp = array_module(memory)
-    H = w.shape[1]
-    keeps = [1.0 - xp.einsum("bn,bm->bnm", w[:, h], e[:, h]) for h in range(H)]  # 1 − w_h(i)·e_h
+    keeps = []
+    for h in range(w.shape[1]):
+        keep = outer_sum(w[:, h:h + 1], e[:, h:h + 1])           # w_h(i)·e_h
+        keeps.append(xp.subtract(1.0, keep, out=keep))           # 1 − w_h(i)·e_h
     erase = keeps[0]
     for keep in keeps[1:]:
         erase = erase * keep                                 # (3) the product over write heads

@@ -11,8 +11,11 @@ One time step, as a cell for the shared BPTT driver (`recurrent.py`):
     read                every read head addresses M_t (5)–(9) and reads r_t (2)
     output              the cell emits [h_t; r_t]; the model maps it to y_t = W_y·[h_t; r_t] + b_y
 
-State: the controller's ('h', 'c' for an LSTM), the memory 'M' (B, N, M), the reads 'r'
-(B, Hr, M) and the weightings 'wr' (B, Hr, N) and 'ww' (B, Hw, N).
+State: the controller's ('h', 'c' for an LSTM), the memory 'M' (B, N, M), its rows' norms
+'M_norm' (B, N), the reads 'r' (B, Hr, M) and the weightings 'wr' (B, Hr, N) and 'ww' (B, Hw, N).
+The norms ‖M(i)‖ of (6) are a function of M, carried with it so that each memory's are computed
+once: by the step that writes it, for its read heads and the next step's write heads. Their
+gradient travels back with the state like any other and joins M's where they were computed.
 
 Initial state: the memory is a constant 1e-6 (default; Collier & Beel 2018), learned (`M0`), or a
 fixed random matrix drawn from `memory_seed`; the weightings are softmax(w_init) of a learned bias,
@@ -26,8 +29,8 @@ from .backend import array_module, to_host
 from .lstm import lstm_init, lstm_initial_state, lstm_initial_state_backward
 from .lstm import lstm_step_backward, lstm_step_forward
 from .memory import read_backward, read_forward, write_backward, write_forward
-from .ops import (affine_backward, affine_forward, sigmoid, softmax_backward, softmax_forward,
-                  softplus)
+from .ops import (affine_backward, affine_forward, row_norms_backward, row_norms_forward, sigmoid,
+                  softmax_backward, softmax_forward, softplus)
 from .recurrent import sequence_backward, sequence_forward, zeros_like_state
 
 MEMORY_CONSTANT = 1e-6
@@ -156,16 +159,19 @@ class NTMModel:
         w0, w_cache = softmax_forward(params["w_init"])        # (Hr + Hw, N)
         state = lstm_initial_state(params, B) if self.lstm else {}
         state["M"] = self._memory0(params, B)
+        state["M_norm"], norm_cache = row_norms_forward(state["M"])
         state["r"] = xp.broadcast_to(params["r_init"], (B, self.Hr, self.M)).copy()
         state["wr"] = xp.broadcast_to(w0[:self.Hr], (B, self.Hr, self.N)).copy()
         state["ww"] = xp.broadcast_to(w0[self.Hr:], (B, self.Hw, self.N)).copy()
-        return state, w_cache
+        return state, (w_cache, norm_cache)
 
-    def initial_state_backward(self, dstate, w_cache):
+    def initial_state_backward(self, dstate, cache):
         xp = array_module(dstate["M"])
+        w_cache, norm_cache = cache
         grads = lstm_initial_state_backward(dstate) if self.lstm else {}
         if self.config["memory_init"] == "learned":
-            grads["M0"] = dstate["M"].sum(axis=0)
+            dM = dstate["M"] + row_norms_backward(dstate["M_norm"], norm_cache)
+            grads["M0"] = dM.sum(axis=0)
         grads["r_init"] = dstate["r"].sum(axis=0)
         dw0 = xp.concatenate([dstate["wr"].sum(axis=0), dstate["ww"].sum(axis=0)])
         grads["w_init"] = softmax_backward(dw0, w_cache)
@@ -187,16 +193,19 @@ class NTMModel:
         rp, r_act = head_activations_forward(z[:, :split].reshape(B, self.Hr, -1), M, self.S, False)
         wp, w_act = head_activations_forward(z[:, split:].reshape(B, self.Hw, -1), M, self.S, True)
         # writes address M_{t−1} (5)–(9), then erase (3) and add (4)
-        ww, w_addr = heads_address_forward(state["M"], *(wp[k] for k in ADDRESS_KEYS), state["ww"])
+        ww, w_addr = heads_address_forward(state["M"], state["M_norm"],
+                                           *(wp[k] for k in ADDRESS_KEYS), state["ww"])
         memory, w_mem = write_forward(state["M"], ww, wp["e"], wp["a"])
+        norms, norm_cache = row_norms_forward(memory)                      # ‖M_t(i)‖ for (6)
         # reads address M_t (5)–(9) and read (2)
-        wr, r_addr = heads_address_forward(memory, *(rp[k] for k in ADDRESS_KEYS), state["wr"])
+        wr, r_addr = heads_address_forward(memory, norms, *(rp[k] for k in ADDRESS_KEYS),
+                                           state["wr"])
         r, r_mem = read_forward(memory, wr)
         out = xp.concatenate([h, r.reshape(B, -1)], axis=1)               # [h_t; r_t]
-        new_state = dict(ctrl_state, M=memory, r=r, wr=wr, ww=ww)
+        new_state = dict(ctrl_state, M=memory, M_norm=norms, r=r, wr=wr, ww=ww)
         cache = {"params": params, "ctrl": ctrl_cache, "h": h, "D": x.shape[1],
                  "r_act": r_act, "w_act": w_act, "w_addr": w_addr, "w_mem": w_mem,
-                 "r_addr": r_addr, "r_mem": r_mem,
+                 "norm": norm_cache, "r_addr": r_addr, "r_mem": r_mem,
                  "trace": {"read_weights": wr, "write_weights": ww, "erase": wp["e"],
                            "add": wp["a"], "reads": r}}
         return new_state, out, cache
@@ -212,6 +221,8 @@ class NTMModel:
         ga = heads_address_backward(dwr + dstate["wr"], cache["r_addr"])
         dmemory += dstate["M"]                                           # M_t: read, addressed, t+1
         dmemory += ga["memory"]
+        dnorms = ga["memory_norms"] + dstate["M_norm"]                   # ‖M_t(i)‖: here and t+1
+        dmemory += row_norms_backward(dnorms, cache["norm"])
         dz_read = head_activations_backward(ga, cache["r_act"])
         # back through the write (3, 4) and the write heads' addressing of M_{t−1}
         dmemory_prev, dww, de, da = write_backward(dmemory, cache["w_mem"])
@@ -231,27 +242,27 @@ class NTMModel:
             dpre = dh * (1.0 - h * h)                                    # back through tanh
             grads["W_ff"], grads["b_ff"] = ctrl_in.T @ dpre, dpre.sum(axis=0)
             dctrl_in, dctrl_state = dpre @ params["W_ff"].T, {}
-        dprev = dict(dctrl_state, M=dmemory_prev, r=dctrl_in[:, D:].reshape(B, self.Hr, M),
-                     wr=ga["w_prev"], ww=gw["w_prev"])
+        dprev = dict(dctrl_state, M=dmemory_prev, M_norm=gw["memory_norms"],
+                     r=dctrl_in[:, D:].reshape(B, self.Hr, M), wr=ga["w_prev"], ww=gw["w_prev"])
         return dctrl_in[:, :D], dprev, grads
 
     # ------------------------------------------------------------------------- the sequence
     def forward(self, params, x, keep_cache=True):
-        state0, w_cache = self.initial_state(params, x.shape[1])
+        state0, state0_cache = self.initial_state(params, x.shape[1])
         outs, final, caches = sequence_forward(self.step_forward, x, state0, params, keep_cache)
         logits, out_cache = affine_forward(outs, params["W_y"], params["b_y"])
-        return logits, (caches, final, w_cache, out_cache)
+        return logits, (caches, final, state0_cache, out_cache)
 
     def forward_batch(self, params, batch, train=True):
         """What the training loop calls: logits for batch.x (cached only when training)."""
         return self.forward(params, batch.x, keep_cache=train)
 
     def backward(self, dlogits, cache):
-        caches, final, w_cache, out_cache = cache
+        caches, final, state0_cache, out_cache = cache
         dout, dW_y, db_y = affine_backward(dlogits, out_cache)
         _, dstate0, grads = sequence_backward(self.step_backward, dout,
                                               zeros_like_state(final), caches)
-        grads.update(self.initial_state_backward(dstate0, w_cache))
+        grads.update(self.initial_state_backward(dstate0, state0_cache))
         grads["W_y"], grads["b_y"] = dW_y, db_y
         return grads
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from ntm_scratch.gradcheck import check_loss, numerical_gradient, rel_error
-from ntm_scratch.lstm import (GATES, LSTMModel, lstm_init, lstm_initial_state, lstm_step_backward,
+from ntm_scratch.lstm import (GATES, LSTMModel, lstm_init, lstm_initial_state,
+                              lstm_layer_backward, lstm_layer_forward, lstm_step_backward,
                               lstm_step_forward)
 from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_entropy_forward
 from ntm_scratch.recurrent import sequence_backward, sequence_forward
@@ -174,3 +175,45 @@ def test_learned_initial_state_gradient():
     errors = check_op(forward, backward, {"h_init": r.standard_normal((L, H)),
                                           "c_init": r.standard_normal((L, H))})
     assert max(errors.values()) < 1e-7, errors
+
+
+def layer_contracted(l, xs, h0, c0, W, b, up):
+    hs, (h, c), _ = lstm_layer_forward(xs, h0, c0, W, b)
+    return float(np.sum(up["ys"] * hs) + np.sum(up["h"][l] * h) + np.sum(up["c"][l] * c))
+
+
+@pytest.mark.parametrize("wrt", ["xs", "h0", "c0", "W", "b"])
+def test_layer_over_the_sequence_gradient_of_each_input(wrt):
+    """lstm_layer_backward against finite differences, with random gradients of every output
+    and of the final state (< 1e-6 through T = 10 steps)."""
+    params, xs, state0, up = setup()
+    inputs = {"xs": xs, "h0": state0["h"][0], "c0": state0["c"][0], "W": params["W0"],
+              "b": params["b0"]}
+    _, _, cache = lstm_layer_forward(*inputs.values())
+    grads = dict(zip(inputs, lstm_layer_backward(up["ys"], up["h"][0], up["c"][0], cache)))
+    num = numerical_gradient(lambda: layer_contracted(0, *inputs.values(), up), inputs[wrt])
+    assert rel_error(grads[wrt], num) < TOL_BPTT
+
+
+def test_layer_by_layer_equals_every_layer_step_by_step():
+    """The model's layer-major passes (one product for the inputs of all steps, one for the
+    weight gradient of all steps) give the step-major driver's outputs and gradients."""
+    params, xs, state0, up = setup()
+    ys, final, _ = sequence_forward(lstm_step_forward, xs, state0, params)
+    dxs, dstate0, dparams = analytic(params, xs, state0, up)
+    hs, caches = xs, []
+    for l in range(L):
+        hs, (h, c), cache = lstm_layer_forward(hs, state0["h"][l], state0["c"][l],
+                                               params[f"W{l}"], params[f"b{l}"])
+        caches.append(cache)
+        assert np.allclose(h, final["h"][l], rtol=0, atol=1e-13)
+        assert np.allclose(c, final["c"][l], rtol=0, atol=1e-13)
+    assert np.allclose(hs, ys, rtol=0, atol=1e-13)
+    dhs = up["ys"]
+    for l in reversed(range(L)):
+        dhs, dh0, dc0, dW, db = lstm_layer_backward(dhs, up["h"][l], up["c"][l], caches[l])
+        assert np.allclose(dW, dparams[f"W{l}"], rtol=0, atol=1e-12)
+        assert np.allclose(db, dparams[f"b{l}"], rtol=0, atol=1e-12)
+        assert np.allclose(dh0, dstate0["h"][l], rtol=0, atol=1e-12)
+        assert np.allclose(dc0, dstate0["c"][l], rtol=0, atol=1e-12)
+    assert np.allclose(dhs, dxs, rtol=0, atol=1e-12)
