@@ -18,30 +18,23 @@ have passed and at least 3 steps were timed; data generation is inside the timed
 thread. Prints one line of JSON on stdout and nothing else.
 """
 import argparse
-import json
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
+from peer_common import add_common_flags, check_common_flags, time_and_report
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per training step")
-    p.add_argument("--seconds", type=float, default=10.0,
-                   help="time steps until at least this many seconds have passed (and >= 3 steps)")
     p.add_argument("--hidden", type=int, default=256, help="LSTM units per layer")
     p.add_argument("--layers", type=int, default=3, help="stacked LSTM layers")
-    p.add_argument("--length-min", type=int, default=1, help="shortest copy sequence")
-    p.add_argument("--length-max", type=int, default=20, help="longest copy sequence")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seeds torch (the parameters) and numpy.random.default_rng (lengths, bits)")
+    add_common_flags(p)
     a = p.parse_args()
-    if not 1 <= a.length_min <= a.length_max:
-        p.error("need 1 <= --length-min <= --length-max")
-    if a.batch_size < 1 or a.hidden < 1 or a.layers < 1:
-        p.error("--batch-size, --hidden and --layers must be >= 1")
+    check_common_flags(p, a)
+    if a.hidden < 1 or a.layers < 1:
+        p.error("--hidden and --layers must be >= 1")
     return a
 
 
@@ -81,19 +74,7 @@ def main():
         optimizer.step()
         return loss.item()
 
-    step()                                                             # warm-up, untimed
-    steps, t0 = 0, time.perf_counter()
-    while True:
-        step()
-        steps += 1
-        if steps >= 3 and time.perf_counter() - t0 >= args.seconds:
-            break
-    elapsed = time.perf_counter() - t0
-    print(json.dumps({"program": "torch.nn.LSTM", "batch": B,
-                      "seq_per_s": steps * B / elapsed, "ms_per_step": 1000.0 * elapsed / steps,
-                      "steps": steps, "torch": torch.__version__,
-                      "threads": torch.get_num_threads()}))
-
+    time_and_report("torch.nn.LSTM", B, step, args.seconds, torch)
 
 if __name__ == "__main__":
     main()

@@ -295,6 +295,7 @@ def _resolve_config(kind, declared, args, saved, defaults=None):
 def _default_settings(task_cls, model_cls):
     """TrainConfig's defaults, then the model's, then the task's: (train values, optimiser)."""
     train_values = {f.name: f.default for f in fields(TrainConfig)}
+    train_values["workers"] = None               # chosen from the batch and the cores, later
     opt_values = {"name": "adam", "lr": None, "clip_value": None, "clip_norm": None}
     for layer in (model_cls.train_defaults, task_cls.train_defaults.get("all", {}),
                   task_cls.train_defaults.get(model_cls.name, {})):

@@ -201,24 +201,23 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             batch = batch_to_device(task.sample(rng, cfg.batch_size, **task.training_kwargs(seqs)),
                                     dtype)
             loss, grads, metrics = loss_and_grads(task, model, params, batch, group)
-            loss_value = backend.scalar(loss)
-            if not math.isfinite(loss_value):
-                step += 1
-                stop(f"the loss became {loss_value} at step {step}")
             if cfg.grad_noise > 0:
                 add_gradient_noise(grads, cfg.grad_noise, cfg.seed, step)
             optimizer.step(params, grads)
             step += 1
             seqs += cfg.batch_size
 
-            # a train line averages the steps since the last multiple of log_every
-            window["loss"] = window.get("loss", 0.0) + loss_value
-            for k, v in metrics.items():
-                window[k] = window.get(k, 0.0) + v       # stays on the device until logged
+            # a train line averages the steps since the last multiple of log_every; the loss and
+            # metrics stay on the device until then, so a GPU step loop never waits on the host
+            for k, v in dict(metrics, loss=loss).items():
+                window[k] = window.get(k, 0.0) + v
             window["n"] = window.get("n", 0) + 1
             if step % cfg.log_every == 0:
                 n = window.pop("n")
                 train_line = {k: backend.scalar(v) / n for k, v in window.items()}
+                if not math.isfinite(train_line["loss"]):  # checked once a line; no checkpoint
+                    where = f"at step {step}" if n == 1 else f"in steps {step - n + 1}..{step}"
+                    stop(f"the loss became {train_line['loss']} {where}")   # is written after it
                 write({"kind": "train", "step": step, "seqs": seqs, **train_line, "wall": wall()})
                 window = {}
 
