@@ -143,14 +143,12 @@ def row_norms_backward(dnorms, cache):
 def outer_sum(w, a):
     """Σ_h w_h(i)·a_h(m) for every row i: w (B, H, N), a (B, H, M) -> (B, N, M).
 
-    A batched matrix product wᵀ·a, but NumPy sends a product whose inner size is 1 (one head)
-    through a slow loop of its own, three to five times slower than BLAS with an inner size of
-    2; so a single head is paired with a zero head (measured, B = 32, N = 128, M = 20: 25 µs
-    against 43 µs for einsum and 130 µs for the plain product)."""
-    xp = array_module(w)
+    The batched product wᵀ·a for several heads, einsum for one: NumPy runs a product whose inner
+    size is 1 through a slow loop of its own, and einsum over several heads likewise (measured,
+    B = 32, N = 128, M = 20: one head 43 µs by einsum, 130 µs by the product; two heads 25 µs by
+    the product, 150 µs by einsum)."""
     if w.shape[1] == 1:
-        w = xp.concatenate([w, xp.zeros_like(w)], axis=1)   # w_2 = 0 adds nothing to the sum
-        a = xp.concatenate([a, a], axis=1)
+        return array_module(w).einsum("bn,bm->bnm", w[:, 0], a[:, 0])
     return w.transpose(0, 2, 1) @ a
 
 

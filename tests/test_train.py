@@ -83,6 +83,23 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert read_log(log)[-1]["event"] == "nan"
 
 
+def test_the_loss_is_read_once_a_log_line_and_a_nan_still_stops_there(tmp_path):
+    """The step loop leaves the loss on the device until a log line is due (no per-step host
+    sync on a GPU); a NaN in steps 6..10 stops the run at step 10's line, and the checkpoint of
+    step 0 is kept."""
+    task = NaNAfter(bad_step=6, max_length=4)
+    model = LSTMModel(task.input_size, task.output_size, hidden=8, layers=1)
+    path, log = str(tmp_path / "c.npz"), str(tmp_path / "c.jsonl")
+    cfg = TrainConfig(steps=30, batch_size=4, eval_every=20, eval_size=8, log_every=5)
+    with pytest.raises(TrainingError) as info:
+        train(task, model, RMSPropGraves(), cfg, path, log, out=open(os.devnull, "w"))
+    assert "in steps 6..10" in str(info.value) and "(step 0)" in str(info.value)
+    assert load_checkpoint(path)[2]["step"] == 0
+    records = read_log(log)
+    assert [r["step"] for r in records if r["kind"] == "train"] == [5]
+    assert records[-1]["event"] == "nan" and records[-1]["step"] == 10
+
+
 def test_nan_parameters_are_never_written_over_a_good_checkpoint(tmp_path):
     task = CopyTask(max_length=3)
     model = LSTMModel(task.input_size, task.output_size, hidden=4, layers=1)
