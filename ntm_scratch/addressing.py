@@ -47,16 +47,17 @@ def content_backward(dwc, cache):
 
 # ----------------------------------------------------------------------------- (7) interpolation
 def interpolate_forward(wc, g, w_prev):
-    """w^g = g·w^c + (1 − g)·w_prev;  wc, w_prev (B, H, N), g (B, H)."""
-    gg = g[..., None]
-    return gg * wc + (1.0 - gg) * w_prev, (wc, g, w_prev)
+    """w^g = g·w^c + (1 − g)·w_prev, computed as w_prev + g·(w^c − w_prev);
+    wc, w_prev (B, H, N), g (B, H)."""
+    diff = wc - w_prev
+    return w_prev + g[..., None] * diff, (g, diff)
 
 
 def interpolate_backward(dwg, cache):
     """Returns dwc, dg, dw_prev."""
-    wc, g, w_prev = cache
-    gg = g[..., None]
-    return gg * dwg, (dwg * (wc - w_prev)).sum(axis=-1), (1.0 - gg) * dwg
+    g, diff = cache
+    dwc = g[..., None] * dwg                                 # ∂w^g/∂w^c = g
+    return dwc, (dwg * diff).sum(axis=-1), dwg - dwc         # ∂w^g/∂w_prev = 1 − g
 
 
 # ----------------------------------------------------------------------------- (8) shift

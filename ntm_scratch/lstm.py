@@ -110,16 +110,14 @@ def lstm_step_backward(dy, dstate, cache):
         xh, ifo, g, c_prev, tanh_c = caches[l]
         i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
         dh = dh_above + dstate["h"][l]                          # h_t feeds the output and t+1
-        do = dh * tanh_c                                        # backprop h_t = o⊙tanh(c_t)
-        dc = dstate["c"][l] + dh * o * (1.0 - tanh_c * tanh_c)
-        di = dc * g                                             # backprop c_t = f⊙c_{t-1} + i⊙g
-        dg = dc * i
-        df = dc * c_prev
-        dc_prev[l] = dc * f
-        dz = xp.concatenate([di * i * (1.0 - i),                # through the gate nonlinearities
-                             df * f * (1.0 - f),
-                             do * o * (1.0 - o),
-                             dg * (1.0 - g * g)], axis=1)
+        dc = dstate["c"][l] + dh * o * (1.0 - tanh_c * tanh_c)  # backprop h_t = o⊙tanh(c_t)
+        dz = xp.empty((dy.shape[0], 4 * H), dtype=dy.dtype)
+        dz[:, :H] = dc * g                                      # backprop c_t = f⊙c_{t-1} + i⊙g:
+        dz[:, H:2 * H] = dc * c_prev                            #   di, df
+        dz[:, 2 * H:3 * H] = dh * tanh_c                        #   do
+        dz[:, :3 * H] *= ifo * (1.0 - ifo)                      # through σ: σ' = σ(1 − σ)
+        dz[:, 3 * H:] = dc * i * (1.0 - g * g)                  # dg, through tanh
+        dc_prev[l] = dc * f                                     # into c_{t-1}
         dxh, dparams[f"W{l}"], dparams[f"b{l}"] = affine_backward(dz, (xh, params[f"W{l}"]))
         D = xh.shape[1] - H
         dh_prev[l] = dxh[:, D:]                                 # into h_{t-1} of this layer

@@ -45,26 +45,30 @@ def head_activations_forward(z, M, S, write):
     Returns a dict of the constrained values (k (B, H, M), beta (B, H), ...) and the cache.
     """
     xp = array_module(z)
+    # σ of the three scalars' pre-activations at once: g's value, and the derivative of the
+    # softplus of β and of γ (softplus' = σ), which the backward pass reads
+    sig = sigmoid(z[..., [M, M + 1, M + 2 + S]])                # (B, H, 3)
     p = {"k": z[..., :M],                                        # key: linear
          "beta": softplus(z[..., M]),                            # β = softplus ≥ 0
-         "g": sigmoid(z[..., M + 1])}                            # g = σ in (0, 1)
+         "g": sig[..., 1]}                                       # g = σ in (0, 1)
     p["s"], s_cache = softmax_forward(z[..., M + 2:M + 2 + S])   # s: a distribution over shifts
     p["gamma"] = 1.0 + softplus(z[..., M + 2 + S])               # γ = 1 + softplus ≥ 1
     if write:
         p["e"] = sigmoid(z[..., M + 3 + S:2 * M + 3 + S])        # erase in (0, 1)
         p["a"] = xp.tanh(z[..., 2 * M + 3 + S:])                 # add in (−1, 1)
-    return p, (z, p, s_cache, M, S, write)
+    return p, (sig, p, s_cache, write)
 
 
 def head_activations_backward(dp, cache):
     """dp: gradients of the constrained values (same keys). Returns dz (B, H, L)."""
-    z, p, s_cache, M, S, write = cache
-    xp = array_module(z)
+    sig, p, s_cache, write = cache
+    xp = array_module(sig)
+    g = p["g"]
     parts = [dp["k"],
-             (dp["beta"] * sigmoid(z[..., M]))[..., None],       # softplus' = σ
-             (dp["g"] * p["g"] * (1.0 - p["g"]))[..., None],
+             (dp["beta"] * sig[..., 0])[..., None],              # softplus' = σ
+             (dp["g"] * g * (1.0 - g))[..., None],               # σ' = σ(1 − σ)
              softmax_backward(dp["s"], s_cache),
-             (dp["gamma"] * sigmoid(z[..., M + 2 + S]))[..., None]]
+             (dp["gamma"] * sig[..., 2])[..., None]]
     if write:
         parts += [dp["e"] * p["e"] * (1.0 - p["e"]),
                   dp["a"] * (1.0 - p["a"] * p["a"])]

@@ -172,11 +172,11 @@ def cosine_similarity_normed_backward(dK, cache):
     k, mem, nk, nm, denom, K = cache
     xp = array_module(dK)
     ddot = dK / denom                                    # through K = dot / denom
-    ddenom = -ddot * K                                   # ∂K/∂denom = −K/denom
-    dnk = (ddenom * nm[:, None, :]).sum(axis=2)          # denom = ‖k‖‖M(i)‖ + ε
-    dnm = (ddenom * nk[:, :, None]).sum(axis=1)
+    ddenom = ddot * K                                    # ∂K/∂denom = −K/denom (negated below)
+    dnk = -(ddenom @ nm[:, :, None])                     # denom = ‖k‖‖M(i)‖ + ε: (B, R, 1)
+    dnm = -(ddenom * nk[:, :, None]).sum(axis=1)
     dk = ddot @ mem                                      # dot = k·M(i)
-    dk += (dnk / xp.where(nk > 0, nk, 1))[:, :, None] * k    # ∂‖k‖/∂k = k/‖k‖ (0 at k = 0)
+    dk += (dnk / xp.where(nk > 0, nk, 1)[:, :, None]) * k    # ∂‖k‖/∂k = k/‖k‖ (0 at k = 0)
     return dk, outer_sum(ddot, k), dnm
 
 
