@@ -12,6 +12,14 @@ Parameters (a dict) for L layers of H units on an input of size D:
     The steps read W{l} and b{l} only, so a caller may start from a state of its own (the
     seq2seq decoder starts from the encoder's final state).
 The state is {'h': (L, B, H), 'c': (L, B, H)}; the step's output is the top layer's h.
+
+Two ways to run it, the same numbers (a test checks):
+    lstm_step_forward / lstm_step_backward    every layer, one time step: the cell that the
+                                              NTM's controller, the encoder-decoder and ACT
+                                              drive step by step through their own recurrences
+    lstm_layer_forward / lstm_layer_backward  one layer, every time step: what the LSTM baseline
+                                              runs, with the products that do not depend on the
+                                              previous step taken out of the loop over time
 """
 import numpy as np
 

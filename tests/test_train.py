@@ -231,3 +231,27 @@ def test_a_worker_error_is_raised_and_the_next_step_is_right():
         assert all(np.allclose(grads[k], expected[k], rtol=0, atol=1e-12) for k in grads)
     finally:
         group.close()
+
+
+def test_workers_follow_the_batch_and_the_cores(monkeypatch):
+    """One process below a batch of 32 or on the GPU; from 32 on, one per usable core as long
+    as each part keeps 16 sequences."""
+    from ntm_scratch import parallel
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 4)
+    assert [parallel.default_workers(b) for b in (1, 16, 31, 32, 48, 64, 128)] == [1, 1, 1, 2, 3,
+                                                                                  4, 4]
+    assert parallel.default_workers(128, "cupy") == 1
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    assert parallel.default_workers(128) == 1
+
+
+def test_blas_threads_are_set_through_threadpoolctl():
+    from threadpoolctl import threadpool_info
+    from ntm_scratch.parallel import set_blas_threads
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    try:
+        assert "1 thread(s)" in set_blas_threads(1)
+        assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
+    finally:
+        if before:
+            set_blas_threads(before[0])
