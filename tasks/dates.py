@@ -16,6 +16,7 @@ import datetime
 
 import numpy as np
 
+from .base import BATCH_LENGTHS, draw_sizes
 from .tokens import EOS, SPECIALS, TokenBatch, TokenTask
 
 FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)
@@ -55,7 +56,10 @@ def _encode(text, alphabet):
 class DatesTask(TokenTask):
     name = "dates"
     summary = "convert dates written in 12 human formats to ISO 8601 (held-out test dates)"
-    options = ()
+    options = (BATCH_LENGTHS[:2] + ("training batches: 'one' draws one format for the whole batch "
+                                    "(its dates' lengths then differ by a few characters at most); "
+                                    "'mixed' draws each date's own; evaluation always mixes",)
+               + BATCH_LENGTHS[3:],)
     eval_kwargs = {"split": "valid"}                # what the training loop evaluates on
     sweep = ("split", ("valid", "test"))            # what `run.py eval dates` reports
     figure_examples = tuple((f"date{i}", {"split": "test"}) for i in range(6))   # test dates
@@ -64,8 +68,8 @@ class DatesTask(TokenTask):
                               "stop_below": 0.5}}
     _table = None                                   # built once per process, shared by instances
 
-    def __init__(self):
-        self.config = {}
+    def __init__(self, batch_lengths="one"):
+        self.config = {"batch_lengths": batch_lengths}
         self.input_size = SPECIALS + len(CHARS)
         self.output_size = SPECIALS + len(ISO_CHARS)
 
@@ -86,15 +90,16 @@ class DatesTask(TokenTask):
             cls._table = (dates, src, tgt, residue)
         return cls._table
 
-    def sample(self, rng, batch_size, split="train", return_dates=False):
-        """A batch of dates from the training, validation or test dates (`split`)."""
+    def sample(self, rng, batch_size, split="train", return_dates=False, one_size=False):
+        """A batch of dates from the training, validation or test dates (`split`); `one_size`
+        writes the whole batch in one format."""
         if split not in SPLITS:
             raise ValueError("split is " + ", ".join(SPLITS))
         dates, src, tgt, residue = self.table()
         held_out = (residue == SPLITS["valid"]) | (residue == SPLITS["test"])
         pool = np.nonzero(~held_out if split == "train" else residue == SPLITS[split])[0]
         which = pool[rng.integers(0, len(pool), size=batch_size)]
-        fmt = rng.integers(0, len(FORMATS), size=batch_size)
+        fmt = draw_sizes(rng, 0, len(FORMATS) - 1, batch_size, one_size=one_size)
         x = src[which, fmt]                                          # (B, S_max)
         S = int((x != 0).sum(axis=1).max())
         x = x[:, :S].T                                               # time-major (S, B)

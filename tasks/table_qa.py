@@ -28,7 +28,7 @@ import numpy as np
 from ntm_scratch.backend import array_module, to_host
 from ntm_scratch.losses import huber_backward, huber_forward
 
-from .base import Task
+from .base import BATCH_LENGTHS, Task, draw_sizes
 
 # (conditions, logic, final): conditions are the comparisons in the order the question says
 # them; logic joins two of them; final is what is done with the selected rows.
@@ -79,7 +79,11 @@ class TableQATask(Task):
     options = (("columns", 1, "columns in every table, 1 to 5 (1: the paper's single-column "
                            "task)"),
                ("delta", 10.0, "δ of the Huber loss on scalar answers"),
-               ("lam", 50.0, "λ, the weight of the log-loss on lookup answers"))
+               ("lam", 50.0, "λ, the weight of the log-loss on lookup answers"),
+               BATCH_LENGTHS[:2] + ("training batches: 'one' draws one number of rows for all "
+                                    "the batch's tables, so no row is padding; 'mixed' draws "
+                                    "each table's own; evaluation always mixes",)
+               + BATCH_LENGTHS[3:])
     models = ("programmer",)
     default_model = "programmer"
     metric = "error"
@@ -93,12 +97,13 @@ class TableQATask(Task):
     eval_rows = (("train", {}), ("test", {"split": "test"}),
                  *((name, {"split": "test", "template": name}) for name in NAMES))
 
-    def __init__(self, columns=1, delta=10.0, lam=50.0):
+    def __init__(self, columns=1, delta=10.0, lam=50.0, batch_lengths="one"):
         if not 1 <= int(columns) <= len(COLUMN_NAMES):
             raise ValueError(f"columns must be from 1 to {len(COLUMN_NAMES)}")
         if float(delta) <= 0 or float(lam) <= 0:
             raise ValueError("delta and lam must be positive")
-        self.config = {"columns": int(columns), "delta": float(delta), "lam": float(lam)}
+        self.config = {"columns": int(columns), "delta": float(delta), "lam": float(lam),
+                       "batch_lengths": batch_lengths}
         self.input_size = len(WORDS)            # the vocabulary
         self.output_size = int(columns)         # the columns to choose from
 
@@ -130,9 +135,10 @@ class TableQATask(Task):
         return self.question_text(int(batch.template[b]), to_host(batch.cols)[b],
                                   to_host(batch.pivots)[b]) + f" {answer}"
 
-    def sample(self, rng, batch_size, split="train", template=None):
+    def sample(self, rng, batch_size, split="train", template=None, one_size=False):
         """A batch of questions, each about a table of its own. template: one template's name
-        (or index) for every question; None: uniform over the 23."""
+        (or index) for every question; None: uniform over the 23. one_size: every table of the
+        batch has the same number of rows."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}")
         if template is not None:
@@ -141,15 +147,15 @@ class TableQATask(Task):
         tmpl = (rng.integers(0, len(TEMPLATES), size=B) if template is None
                 else np.full(B, template))
         cols = rng.integers(0, C, size=(B, 3))
-        return self.tables_for(rng, tmpl, cols, split)
+        return self.tables_for(rng, tmpl, cols, split, one_size=one_size)
 
-    def tables_for(self, rng, tmpl, cols, split="train", pivots=None):
+    def tables_for(self, rng, tmpl, cols, split="train", pivots=None, one_size=False):
         """Fresh tables (and pivots unless given) for the questions (template, cols): the whole
         batch. Asking the same questions about new tables shows whether a program is the
         template's own or right by chance (`program_check`)."""
         (low, high), vmax = SPLITS[split]
         B, C = len(tmpl), self.config["columns"]
-        rows = rng.integers(low, high + 1, size=B)
+        rows = draw_sizes(rng, low, high, B, one_size=one_size)
         R = int(rows.max())
         row_mask = np.arange(R)[None, :] < rows[:, None]
         table = rng.integers(-vmax, vmax + 1, size=(B, R, C)) * row_mask[..., None]
