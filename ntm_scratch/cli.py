@@ -14,6 +14,7 @@ given on the command line. A checkpoint fixes the task and model configuration: 
 contradicts it is refused rather than silently ignored.
 """
 import argparse
+import contextlib
 import inspect
 import math
 import os
@@ -426,12 +427,39 @@ def cmd_train(args):
         _check_params_fit(resume[0], model)
     optimizer = make_optimizer(opt_values["name"], opt_values["lr"],
                                opt_values["clip_value"], opt_values["clip_norm"])
-    result = train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=resume)
+    with _run_lock(checkpoint_path):
+        result = train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=resume)
     ev = result["eval"] or {}
     print(f"done: step {result['step']}, {result['seqs']:,} sequences, "
           f"{result['wall']:.1f} s; eval {task.metric} {ev.get(task.metric, float('nan')):.3f}; "
           f"checkpoint {checkpoint_path}, log {log_path}")
     return 0
+
+
+@contextlib.contextmanager
+def _run_lock(checkpoint_path):
+    """Own a run's checkpoint and log for as long as it trains: an OS-level lock on
+    CHECKPOINT.lock, which the OS releases however the process ends (a lock file left by a
+    killed run blocks nothing). A second process training the same checkpoint, fresh or
+    resumed, gets one line and exit status 2."""
+    import fcntl
+    lock_path = checkpoint_path + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(lock_path)), exist_ok=True)
+    lock = open(lock_path, "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise CLIError(f"another process is training {checkpoint_path}; wait for it to end, or "
+                       f"choose another --checkpoint") from None
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(lock_path)                    # still ours: remove it, then let go
+        except FileNotFoundError:
+            pass
+        lock.close()
 
 
 def model_sizes(task, model_name):

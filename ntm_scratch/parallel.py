@@ -97,11 +97,20 @@ def loss_and_grads(task, model, params, batch, group=None):
     return group.loss_and_grads(batch)
 
 
+PARENT_CHECK = 0.5   # seconds between a waiting worker's checks that its parent still lives
+
+
 def _serve(conn, task, model, params, grads_out):
     """A worker: compute each part it is sent, until it is sent None. Ctrl-C reaches the whole
-    process group; the worker ignores it and lets the main process shut it down."""
+    process group; the worker ignores it and lets the main process shut it down. A worker
+    whose parent is gone (killed, out of memory, ended by a scheduler) ends too: it holds a
+    copy of the parent's end of its pipe, so it would otherwise wait forever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
     while True:
+        while not conn.poll(PARENT_CHECK):
+            if os.getppid() != parent:
+                os._exit(0)
         part = conn.recv()
         if part is None:
             return

@@ -13,6 +13,7 @@ difficulty for each τ (Fig. 6).
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,17 @@ def _command(task, tau, seed, path, extra):
         cmd += ["--workers", "1"]                   # the runs themselves share the cores
     cmd += ["--max-ponder", "1"] if tau == BASELINE else ["--tau", repr(tau)]
     return cmd
+
+
+def _end_with_parent():
+    """Run in each training process before it starts (Linux): ask the kernel to send it SIGTERM
+    when the sweep ends, however the sweep ends (Ctrl-C, SIGTERM, kill -9, a scheduler). A
+    training ended so keeps its last checkpoint, and the sweep started again resumes it."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):                                 # not Linux: no such call
+        pass
 
 
 def _solved(path):
@@ -79,7 +91,8 @@ def run_all(task, taus, seeds, extra, out_dir, jobs, steps, log=sys.stdout):
         while queue and len(running) < jobs:
             name, cmd, path = queue.pop(0)
             out = open(os.path.splitext(path)[0] + ".out", "a")
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                    preexec_fn=_end_with_parent)
             running.append((name, proc, out, time.monotonic()))
             print(f"{name}: started ({' '.join(cmd[1:])})", file=log, flush=True)
         time.sleep(0.5)

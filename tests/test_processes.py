@@ -1,0 +1,128 @@
+"""Processes: a run's workers end with it, however it ends."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--hidden", "8", "--memory-rows", "12", "--memory-width", "4", "--max-length", "3",
+        "--batch-size", "8", "--eval-size", "8", "--eval-every", "100000", "--steps", "100000"]
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"    # a zombie has ended
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_when_their_run_is_killed(tmp_path, how):
+    run = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), "copy", *TINY,
+                            "--workers", "2", "--checkpoint", str(tmp_path / "c.npz")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    workers = []
+    try:
+        deadline = time.monotonic() + 60
+        while not children(run.pid) and time.monotonic() < deadline:
+            assert run.poll() is None, "the run ended by itself"
+            time.sleep(0.05)
+        workers = children(run.pid)
+        assert workers, "no worker started"
+        run.send_signal(how)
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(alive, workers)), "a worker outlived its run"
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for pid in workers + children(run.pid):          # never leave one behind
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_sweeps_trainings_end_with_it(tmp_path, how):
+    sweep = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), "sweep", "parity",
+                              "--taus", "0.01", "--seeds", "0", "--jobs", "2", "--dir",
+                              str(tmp_path), "--bits", "3", "--hidden", "4", "--steps", "1000000",
+                              "--batch-size", "4", "--eval-every", "1000000", "--eval-size", "4"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    runs = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(children(sweep.pid)) < 2 and time.monotonic() < deadline:
+            assert sweep.poll() is None, "the sweep ended by itself"
+            time.sleep(0.05)
+        runs = children(sweep.pid)
+        assert len(runs) == 2, "the sweep did not start its two trainings"
+        time.sleep(0.5)                                   # let them get past their start
+        sweep.send_signal(how)
+        sweep.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(alive, runs)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(alive, runs)), "a training outlived its sweep"
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+        for pid in runs + children(sweep.pid):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("after", [0.08, 0.1, 0.12, 0.14, 0.16, 0.4, 0.8])
+def test_ctrl_c_at_any_moment_gives_one_line_and_status_130(tmp_path, after):
+    """From the modules' loading through the first evaluation to training: one line on stderr,
+    exit status 130, and whatever checkpoint exists is whole. (Before Python has started
+    run.py at all, about the first 0.15 s here, the interpreter itself answers Ctrl-C.)"""
+    path = tmp_path / "c.npz"
+    run = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), "copy", *TINY,
+                            "--eval-every", "50", "--checkpoint", str(path)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(after)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    if run.returncode != 130 and "run.py" not in err:
+        pytest.skip("Ctrl-C came before Python had started run.py")
+    assert run.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    if path.exists():
+        from ntm_scratch.checkpoint import load_checkpoint
+        load_checkpoint(str(path))
+
+
+def test_two_processes_cannot_train_one_checkpoint(tmp_path, capsys):
+    """While a run trains (it holds its lock), a second one on the same checkpoint, started
+    fresh or as a resume, gets one line and exit status 2, and touches nothing."""
+    import fcntl
+    from ntm_scratch.cli import main
+    path = tmp_path / "c.npz"
+    tiny = [a for a in TINY if a not in ("--steps", "100000", "--eval-every")]
+    assert main(["copy", *tiny, "--steps", "2", "--eval-every", "1", "--checkpoint", str(path)]) == 0
+    assert not (tmp_path / "c.npz.lock").exists()               # a finished run lets go
+    capsys.readouterr()
+    before = path.read_bytes(), (tmp_path / "c.jsonl").read_bytes()
+    with open(str(path) + ".lock", "a") as held:                # as a running process holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["copy", "--steps", "4", "--resume", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "another process" in err
+    assert (path.read_bytes(), (tmp_path / "c.jsonl").read_bytes()) == before
+    assert main(["copy", "--steps", "4", "--resume", str(path)]) == 0   # the lock is free again
