@@ -107,7 +107,9 @@ class AdditionTask(Task):
         nats, cache = softmax_cross_entropy_forward(z, y, m)
         dlogits = softmax_cross_entropy_backward(1.0 / B, cache).reshape(logits.shape)
         wrong = (z.argmax(axis=-1) != y) * m                          # (T, B, width)
+        scored = mask.sum(axis=0) > 0           # a sequence of one number has no sum to write
         metrics = {"nats": nats / B,
-                   "seq_error": 100.0 * (wrong.sum(axis=(0, 2)) > 0).sum() / B,
+                   "seq_error": 100.0 * ((wrong.sum(axis=(0, 2)) > 0) & scored).sum()
+                                / xp.maximum(scored.sum(), 1),
                    "digit_error": 100.0 * wrong.sum() / xp.maximum(m.sum(), 1)}
         return nats / B, dlogits, metrics

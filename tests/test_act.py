@@ -6,6 +6,7 @@ import pytest
 from ntm_scratch import losses
 from ntm_scratch.act import EPSILON, ACTModel
 from ntm_scratch.gradcheck import check_loss
+from tasks.addition import NO_DIGIT, AdditionTask
 from tasks.base import Batch
 from tasks.parity import ParityTask
 
@@ -232,3 +233,23 @@ def test_act_step_gradient():
     assert halting_margins({"caches": [cache]}).min() > MARGIN
     errors = check_op(forward, backward, {"x": x, "h": h, **{k: params[k] for k in names}})
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_addition_seq_error_counts_only_sequences_with_a_sum():
+    """A sequence of one number has no target: it is neither right nor wrong, so it does not
+    dilute seq_error (it used to count as right)."""
+    task = AdditionTask(digits=2, max_numbers=3)
+    batch = task.sample(np.random.default_rng(0), 2, numbers=1)
+    two = task.sample(np.random.default_rng(1), 2, numbers=2)
+    T = 2
+    x = np.zeros((T, 4, task.input_size))
+    mask = np.concatenate([np.zeros((T, 2)), two.mask], axis=1)     # 2 unscored, 2 scored
+    y = np.concatenate([np.zeros((T, 2, task.width), dtype=two.y.dtype), two.y], axis=1)
+    joined = type(batch)(x=x, y=y, mask=mask, input_mask=mask, digits_in=mask)
+    logits = np.zeros((T, 4, task.output_size))                     # every digit wrong, or
+    logits.reshape(T, 4, task.width, 11)[..., NO_DIGIT] = 5.0        # "no digit" everywhere
+    _, _, metrics = task.loss(logits, joined)
+    assert float(metrics["seq_error"]) == 100.0                      # both scored ones wrong
+    _, _, metrics = task.loss(logits[:, :2], type(batch)(**{k: v[:, :2] for k, v in
+                                                             vars(joined).items()}))
+    assert float(metrics["seq_error"]) == 0.0                        # nothing scored: 0, not 0/0
