@@ -74,7 +74,9 @@ def _number(cast, what, ok):
     return parse
 
 
-positive_int = _number(int, "a positive integer", lambda v: v > 0)
+MAX_COUNT = 2 ** 31 - 1          # steps, batch sizes, intervals: beyond it nothing can be allocated
+positive_int = _number(int, f"a positive integer up to {MAX_COUNT:,}",
+                       lambda v: 0 < v <= MAX_COUNT)
 nonnegative_int = _number(int, "a whole number >= 0", lambda v: v >= 0)
 positive_float = _number(float, "a positive number", lambda v: math.isfinite(v) and v > 0)
 nonnegative_float = _number(float, "a number >= 0", lambda v: math.isfinite(v) and v >= 0)
@@ -532,6 +534,11 @@ def cmd_eval(args):
     rows = [(value, {} if value is None else {name: value}) for value in values]
     if not given and getattr(task, "eval_rows", None):   # a task's own rows (table-qa: each
         name, rows = "", list(task.eval_rows)            # template on the test tables)
+    for value, kwargs in rows:                         # every row's setting, before any output
+        try:
+            task.sample(np.random.default_rng(0), 1, **{**task.eval_kwargs, **kwargs})
+        except ValueError as exc:                       # a size the task cannot make
+            raise CLIError(f"{args.task}: {exc}") from None
     width = max(7, *(len(str(v)) for v, _ in rows))
     print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
           f"{args.count} fresh sequences per row (-: as in training)")
@@ -659,6 +666,12 @@ def main(argv=None):
     except MemoryError:
         print("run.py: error: not enough memory for these sizes; choose smaller ones",
               file=sys.stderr)
+        return 2
+    except ValueError as exc:                           # NumPy: an array larger than can exist
+        if "too big" not in str(exc) and "dimension exceeded" not in str(exc):
+            raise
+        print("run.py: error: these sizes make arrays larger than this machine can hold; "
+              "choose smaller ones", file=sys.stderr)
         return 2
     except TrainingError as exc:
         print("run.py: " + " ".join(str(exc).split()), file=sys.stderr)

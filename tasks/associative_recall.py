@@ -52,6 +52,9 @@ class AssociativeRecallTask(BitTask):
         """A batch; `items` fixes every episode's number of items (for evaluation), `one_size`
         draws one number of items for the whole batch."""
         c = self.config
+        if items is not None and int(items) < 2:
+            raise ValueError(f"associative recall needs at least 2 items (a query and the item "
+                             f"after it), not {items}")
         bits, k = c["bits"], c["item_length"]
         n = draw_sizes(rng, c["min_items"], c["max_items"], batch_size, items, one_size)
         n_max = int(n.max())

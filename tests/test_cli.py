@@ -162,9 +162,11 @@ def test_damaged_checkpoints_and_bare_arrays(trained, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [["--checkpoint", ""], ["--resume", ""], ["--hidden", "99999999999"],
                                   ["--max-length", "1000000000"], ["--checkpoint", "/dev/null/x.npz"],
-                                  ["--checkpoint", "notes.jsonl"]],
+                                  ["--checkpoint", "notes.jsonl"], ["--batch-size", "1" + "0" * 20],
+                                  ["--eval-size", "1" + "0" * 20], ["--steps", "1" + "0" * 20]],
                          ids=["empty checkpoint", "empty resume", "huge hidden", "huge length",
-                              "unwritable path", "not an npz"])
+                              "unwritable path", "not an npz", "batch of 10^20",
+                              "evaluation of 10^20", "10^20 steps"])
 def test_more_bad_paths_and_sizes(argv, capsys):
     assert_one_line_error(main(["copy", *TINY, "--steps", "1", *argv]), capsys.readouterr().err)
 
@@ -205,3 +207,17 @@ def test_a_checkpoint_with_settings_this_version_does_not_know(trained, tmp_path
     newer = str(tmp_path / "newer.npz")
     save_checkpoint(newer, params, optim, meta)
     assert main(["copy", "--steps", "3", "--resume", newer]) == 0
+
+
+def test_evaluation_settings_a_task_cannot_make(tmp_path, capsys):
+    """Associative recall with one item has no item after the query: one line, exit 2, and no
+    partial table."""
+    path = str(tmp_path / "ar.npz")
+    assert main(["associative-recall", "--hidden", "8", "--memory-rows", "12", "--memory-width",
+                 "4", "--max-items", "3", "--batch-size", "4", "--eval-size", "4", "--steps", "1",
+                 "--checkpoint", path]) == 0
+    capsys.readouterr()
+    assert main(["eval", "associative-recall", "--checkpoint", path, "--items", "6,1",
+                 "--count", "4"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and "2 items" in err
