@@ -365,12 +365,37 @@ def _checkpoint_path(args, task, model, seed):
         return args.resume                              # the resumed run's own files
     if path is None:
         path = os.path.join(_default_run_dir(task, model, seed), "checkpoint.npz")
-    for p in (path, log_path_for(path)):
+    log = log_path_for(path)
+    if os.path.exists(log) and not os.path.exists(path) and _never_checkpointed(log):
+        os.unlink(log)            # a run stopped before its first checkpoint: nothing to keep
+    for p in (path, log):
         if os.path.exists(p):
             hint = "choose another --checkpoint" if args.resume is not None else \
                 f"pass --resume {path} to continue that run, or choose another --checkpoint"
             raise CLIError(f"{p} already exists: {hint}")
     return path
+
+
+def _never_checkpointed(log_path):
+    """Whether a log is that of a run stopped (killed) before its first checkpoint: it holds
+    nothing but start events, which a new run of the same name may replace."""
+    import json
+    try:
+        with open(log_path) as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    for i, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if i == len(lines) - 1 and i > 0:           # a torn last line after the start
+                continue
+            return False                                # not our log: never replace it
+        if not (isinstance(record, dict) and record.get("kind") == "event"
+                and record.get("event") == "start"):
+            return False
+    return bool(lines)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -397,6 +422,8 @@ def cmd_train(args):
             if opt not in own and getattr(args, opt) is not None:
                 raise CLIError(f"{_flag(opt)} does not apply to the model {model_name}")
 
+    if meta is not None:
+        _check_saved_task_config(args.resume, task_cls, meta)
     task_config = _resolve_config("task", task_cls.options, args,
                                   meta["task_config"] if meta else None)
     model_config = _resolve_config("model", model_cls.options, args,
@@ -425,6 +452,9 @@ def cmd_train(args):
         model = model_cls(*model_sizes(task, model_cls.name), **model_config)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except TypeError as exc:                            # a saved setting this version lacks
+        raise CheckpointError(f"{args.resume} is damaged: its model configuration does not "
+                              f"fit ({str(exc)[:80]})") from None
     if resume:
         _check_params_fit(resume[0], model)
     optimizer = make_optimizer(opt_values["name"], opt_values["lr"],
@@ -472,6 +502,14 @@ def model_sizes(task, model_name):
     return task.input_size, task.output_size
 
 
+def _check_saved_task_config(path, task_cls, meta):
+    """A checkpoint's task configuration names only options the task has."""
+    unknown = set(meta["task_config"]) - {o[0] for o in task_cls.options}
+    if unknown:
+        raise CheckpointError(f"{path} is damaged: its task configuration has the unknown "
+                              f"setting {sorted(unknown)[0]!r}")
+
+
 def _saved_model_kwargs(meta):
     """Every saved model setting (options and the rest, e.g. memory_seed) but the sizes the
     task fixes."""
@@ -485,9 +523,14 @@ def _load_trained(path, task_name):
         raise CheckpointError(f"{path} was trained on the task {meta['task']}, not {task_name}")
     if meta["model"] not in MODELS:
         raise CheckpointError(f"{path} holds an unknown model {meta['model']!r}")
-    task = _tasks()[task_name](**meta["task_config"])
+    _check_saved_task_config(path, _tasks()[task_name], meta)
     model_cls = MODELS[meta["model"]]
-    model = model_cls(*model_sizes(task, model_cls.name), **_saved_model_kwargs(meta))
+    try:
+        task = _tasks()[task_name](**meta["task_config"])
+        model = model_cls(*model_sizes(task, model_cls.name), **_saved_model_kwargs(meta))
+    except (TypeError, ValueError) as exc:              # a setting this version cannot take
+        raise CheckpointError(f"{path} is damaged: its configuration does not fit "
+                              f"({str(exc)[:80]})") from None
     _check_params_fit(params, model)
     dtype = DTYPES[meta["train"].get("dtype", "float32")]
     return task, model, backend.to_device(params, dtype), meta

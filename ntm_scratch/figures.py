@@ -28,7 +28,6 @@ An encoder–decoder (reverse, dates) gets instead:
     TASK_learning_curves.png, TASK_generalisation.png   as above, with and without attention
 Every figure names the checkpoints it was drawn from.
 """
-import json
 import os
 
 import matplotlib
@@ -39,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from . import backend  # noqa: E402
 from .ops import sigmoid  # noqa: E402
-from .train import batch_to_device, evaluate  # noqa: E402
+from .train import batch_to_device, evaluate, read_log_records  # noqa: E402
 
 FIGURE_SEED = 2024
 
@@ -140,8 +139,7 @@ def _memory_figure(run, path, tag, kwargs, out):
 
 def read_log(path):
     root, _ = os.path.splitext(path)
-    with open(root + ".jsonl") as f:
-        records = [json.loads(line) for line in f if line.strip()]
+    records = read_log_records(root + ".jsonl")
     evals = {}
     for r in records:                                   # a step logged twice: keep the last
         if r.get("kind") == "eval":

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint
+from .train import read_log_records
 
 BASELINE = "none"
 
@@ -54,8 +55,8 @@ def _end_with_parent():
 def _solved(path):
     """Whether the run's log says it stopped early because it was solved (--stop-below)."""
     try:
-        with open(os.path.splitext(path)[0] + ".jsonl") as f:
-            return any(json.loads(line).get("event") == "solved" for line in f if line.strip())
+        records = read_log_records(os.path.splitext(path)[0] + ".jsonl")
+        return any(r.get("event") == "solved" for r in records)
     except (OSError, ValueError):
         return False
 

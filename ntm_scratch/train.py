@@ -105,6 +105,34 @@ def add_gradient_noise(grads, eta, seed, step):
         grads[key] = g + std * backend.to_device(noise)
 
 
+def read_log_records(log_path):
+    """Every record of a metrics log, in order. A line that is not whole JSON (the last line of
+    a run stopped mid-write, on a full disk) is skipped: the lines before it are whole."""
+    records = []
+    with open(log_path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
+
+
+def _open_log(log_path):
+    """The log, opened to append one line at a time; a torn last line is ended first, so that
+    the next record starts a line of its own."""
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    torn = False
+    if os.path.exists(log_path) and os.path.getsize(log_path) > 0:
+        with open(log_path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+    log = open(log_path, "a", buffering=1)
+    if torn:
+        log.write("\n")
+    return log
+
+
 def _fmt_time(seconds):
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -143,6 +171,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
 
     def stop(what):
         write({"kind": "event", "event": "nan", "step": step, "wall": wall()})
+        if last_good["step"] is None:                   # the untrained model itself failed
+            raise TrainingError(f"{what}; training stopped before any checkpoint was written")
         raise TrainingError(f"{what}; training stopped and the last good checkpoint "
                             f"(step {last_good['step']}) is kept at {checkpoint_path}")
 
@@ -174,8 +204,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                    "wall": wall(), task.metric: ev[task.metric]})
         return "eval " + " ".join(f"{k} {ev[k]:.3f}" for k in shown_metrics(task, ev))
 
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    log = open(log_path, "a", buffering=1)
+    log = _open_log(log_path)
     write = lambda record: log.write(json.dumps(record) + "\n")
     try:
         write({"kind": "event", "event": "resume" if resume else "start", "step": step,

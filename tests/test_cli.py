@@ -221,3 +221,70 @@ def test_evaluation_settings_a_task_cannot_make(tmp_path, capsys):
                  "--count", "4"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and "2 items" in err
+
+
+def _rewrite(path, out, change):
+    """A copy of a checkpoint with `change(arrays, meta)` applied to its raw contents."""
+    import json
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    change(arrays, meta)
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    with open(out, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _patch_zip(path, out, local_offset, central_offset, value):
+    """A copy of an archive with one field of every entry's headers set to `value` (2 bytes)."""
+    data = bytearray(open(path, "rb").read())
+    for signature, offset in ((b"PK\x03\x04", local_offset), (b"PK\x01\x02", central_offset)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + offset:start + offset + 2] = value.to_bytes(2, "little")
+            start = data.find(signature, start + 4)
+    open(out, "wb").write(bytes(data))
+
+
+def _set(where, key, value):
+    return lambda arrays, meta: meta[where].__setitem__(key, value)
+
+
+DAMAGE = {
+    "a missing optimiser slot": lambda a, m: a.pop("optim/v/W0"),
+    "an extra optimiser slot": lambda a, m: a.__setitem__("optim/v/bogus", np.zeros(3, np.float32)),
+    "a misshapen optimiser slot": lambda a, m: a.__setitem__("optim/m/b0", np.zeros(3, np.float32)),
+    "a step count that is no scalar": lambda a, m: a.__setitem__("optim/t", np.arange(2)),
+    "a negative step": lambda a, m: m.__setitem__("step", -1),
+    "an evaluation interval of 0": _set("train", "eval_every", 0),
+    "an unknown optimiser": _set("optimizer", "name", "sgd"),
+    "a broken RNG state": lambda a, m: m.__setitem__("rng_state", {"bit_generator": "PCG64"}),
+    "an unknown task setting": _set("task_config", "colour", 3),
+    "an empty model setting": _set("model_config", "hidden", None),
+    "an unknown model setting": _set("model_config", "colour", 3),
+    "an unsupported dtype": lambda a, m: a.__setitem__("param/b0", a["param/b0"].astype(np.float16)),
+    "a non-finite parameter": lambda a, m: a["param/W0"].__setitem__((0, 0), np.nan),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_every_part_of_a_checkpoint_is_validated(trained, tmp_path, capsys, damage):
+    """Resuming, evaluating or drawing a damaged checkpoint: one line, exit 2, and nothing it
+    names as "the last good checkpoint" is anything but whole and finite."""
+    assert main(["copy", "--steps", "3", "--resume", trained]) == 0     # slots exist now
+    capsys.readouterr()
+    bad = str(tmp_path / "bad.npz")
+    _rewrite(trained, bad, DAMAGE[damage])
+    assert_one_line_error(main(["copy", "--steps", "5", "--resume", bad]), capsys.readouterr().err)
+    assert_one_line_error(main(["eval", "copy", "--checkpoint", bad, "--count", "2"]),
+                          capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("field", ["encrypted", "unknown compression"])
+def test_an_archive_that_zip_cannot_open(trained, tmp_path, capsys, field):
+    bad = str(tmp_path / "bad.npz")
+    if field == "encrypted":
+        _patch_zip(trained, bad, 6, 8, 1)                   # general-purpose flag bit 0
+    else:
+        _patch_zip(trained, bad, 8, 10, 99)                 # compression method 99
+    assert_one_line_error(main(["copy", "--steps", "5", "--resume", bad]), capsys.readouterr().err)

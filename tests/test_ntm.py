@@ -112,8 +112,9 @@ def test_a_saved_model_keeps_its_memory_seed(tmp_path):
                      memory_init="random", memory_seed=7)
     params = model.init_params(np.random.default_rng(0))
     meta = {"task": "copy", "task_config": task.config, "model": "ntm",
-            "model_config": model.config, "optimizer": {}, "train": {"dtype": "float32"},
-            "step": 1, "seqs": 1, "wall": 0.0, "rng_state": {}}
+            "model_config": model.config, "optimizer": {"name": "rmsprop", "lr": 1e-4},
+            "train": {"dtype": "float32"}, "step": 1, "seqs": 1, "wall": 0.0,
+            "rng_state": np.random.default_rng(0).bit_generator.state}
     path = str(tmp_path / "m.npz")
     save_checkpoint(path, params, {"t": np.asarray(0)}, meta)
     _, loaded, _, _ = _load_trained(path, "copy")

@@ -126,3 +126,38 @@ def test_two_processes_cannot_train_one_checkpoint(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1 and "another process" in err
     assert (path.read_bytes(), (tmp_path / "c.jsonl").read_bytes()) == before
     assert main(["copy", "--steps", "4", "--resume", str(path)]) == 0   # the lock is free again
+
+
+def test_a_run_killed_before_its_first_checkpoint_can_be_started_again(tmp_path, capsys):
+    """It leaves a log with its start line and no checkpoint: the same command starts it again
+    (nothing is lost: there was nothing to keep). A log with more in it is never replaced."""
+    from ntm_scratch.cli import main
+    path = tmp_path / "c.npz"
+    log = tmp_path / "c.jsonl"
+    log.write_text('{"kind": "event", "event": "start", "step": 0}\n{"kind": "ev')   # torn
+    tiny = [a for a in TINY if a not in ("--steps", "100000", "--eval-every")]
+    assert main(["copy", *tiny, "--steps", "1", "--eval-every", "1",
+                 "--checkpoint", str(path)]) == 0
+    assert path.exists()
+    log.write_text('{"kind": "eval", "step": 0, "loss": 1.0}\n')      # a log worth keeping
+    path.unlink()
+    assert main(["copy", *tiny, "--steps", "1", "--checkpoint", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_a_torn_last_log_line_is_ended_before_a_resume_appends(tmp_path, capsys):
+    """A full disk can tear the last line; a resume starts a new line after it, and the
+    readers skip the torn one."""
+    from ntm_scratch.cli import main
+    from ntm_scratch.train import read_log_records
+    path, log = tmp_path / "c.npz", tmp_path / "c.jsonl"
+    tiny = [a for a in TINY if a not in ("--steps", "100000", "--eval-every")]
+    assert main(["copy", *tiny, "--steps", "2", "--eval-every", "1",
+                 "--checkpoint", str(path)]) == 0
+    with open(log, "a") as f:
+        f.write('{"kind": "train", "st')                              # torn mid-record
+    assert main(["copy", "--steps", "3", "--resume", str(path)]) == 0
+    records = read_log_records(str(log))
+    assert records[-1]["event"] == "done" and records[-1]["step"] == 3
+    assert sum(1 for line in log.read_text().splitlines() if line.startswith('{"kind": "train", "st')
+               and not line.endswith("}")) == 1                       # the torn line, alone

@@ -121,12 +121,13 @@ def test_nan_parameters_are_never_written_over_a_good_checkpoint(tmp_path):
 def complete_meta(step):
     """A complete checkpoint record (load_checkpoint refuses one with keys missing)."""
     return {"task": "copy", "task_config": {}, "model": "lstm", "model_config": {},
-            "optimizer": {}, "train": {}, "step": step, "seqs": 0, "wall": 0.0, "rng_state": {}}
+            "optimizer": {"name": "adam", "lr": 1e-3}, "train": {}, "step": step, "seqs": 0,
+            "wall": 0.0, "rng_state": np.random.default_rng(0).bit_generator.state}
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     path = str(tmp_path / "c.npz")
-    save_checkpoint(path, {"w": np.ones(3)}, {"t": np.asarray(1)}, complete_meta(1))
+    save_checkpoint(path, {"w": np.ones(3)}, {"t": np.asarray(0)}, complete_meta(1))
     before = open(path, "rb").read()
 
     def crash(f, **arrays):
@@ -134,7 +135,7 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         raise OSError("disk full")
     monkeypatch.setattr(ckpt.np, "savez", crash)
     with pytest.raises(OSError):
-        save_checkpoint(path, {"w": np.zeros(3)}, {"t": np.asarray(2)}, complete_meta(2))
+        save_checkpoint(path, {"w": np.zeros(3)}, {"t": np.asarray(0)}, complete_meta(2))
     assert open(path, "rb").read() == before                    # the old one, whole
     assert os.listdir(tmp_path) == ["c.npz"]                    # no temporary left behind
     params, _, meta = load_checkpoint(path)
