@@ -8,7 +8,9 @@ Layout of the archive:
 
 Writes are atomic: the archive goes to a temporary file in the same folder, is flushed to disk,
 then renamed over the target, so a crash leaves either the old checkpoint or the new one,
-never half of one. Loading never unpickles (allow_pickle=False).
+never half of one. The temporary file is named after its checkpoint (`.NAME.npz.XXXX.tmp`), so
+the next run of that checkpoint, which owns it (its lock), removes one a killed run left
+(`remove_stale_temporaries`). Loading never unpickles (allow_pickle=False).
 """
 import json
 import math
@@ -37,7 +39,7 @@ def save_checkpoint(path, params, optim_state, meta):
     arrays["meta"] = np.asarray(json.dumps(dict(meta, format=FORMAT)))
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".npz.tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=folder)
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -56,6 +58,23 @@ def save_checkpoint(path, params, optim_state, meta):
         os.fsync(dir_fd)                                # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def _temporary_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def remove_stale_temporaries(path):
+    """Remove the temporary files a killed run of this checkpoint left half written. Only the
+    process that owns the checkpoint (holds its lock) may call this: no other writes them."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temporary_prefix(path)
+    for name in os.listdir(folder):
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
 
 
 def load_checkpoint(path):

@@ -26,7 +26,7 @@ from dataclasses import fields
 from . import backend
 from .act import ACTModel
 from .backend import BackendError
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries
 from .lstm import LSTMModel
 from .ntm import NTMModel
 from .optim import OPTIMIZERS, make_optimizer
@@ -484,6 +484,7 @@ def _run_lock(checkpoint_path):
         lock.close()
         raise CLIError(f"another process is training {checkpoint_path}; wait for it to end, or "
                        f"choose another --checkpoint") from None
+    remove_stale_temporaries(checkpoint_path)        # half-written by a killed run of it
     try:
         yield
     finally:

@@ -161,3 +161,18 @@ def test_a_torn_last_log_line_is_ended_before_a_resume_appends(tmp_path, capsys)
     assert records[-1]["event"] == "done" and records[-1]["step"] == 3
     assert sum(1 for line in log.read_text().splitlines() if line.startswith('{"kind": "train", "st')
                and not line.endswith("}")) == 1                       # the torn line, alone
+
+
+def test_a_killed_writes_temporary_file_is_removed_by_the_next_run(tmp_path, capsys):
+    """kill -9 during a checkpoint write leaves `.c.npz.XXXX.tmp`; the next run of that
+    checkpoint removes it, and never touches another checkpoint's."""
+    from ntm_scratch.cli import main
+    path = tmp_path / "c.npz"
+    tiny = [a for a in TINY if a not in ("--steps", "100000", "--eval-every")]
+    assert main(["copy", *tiny, "--steps", "1", "--eval-every", "1",
+                 "--checkpoint", str(path)]) == 0
+    stale, other = tmp_path / ".c.npz.k1ll3d.tmp", tmp_path / ".d.npz.w0rk1ng.tmp"
+    stale.write_bytes(b"half an archive")
+    other.write_bytes(b"another run, writing")
+    assert main(["copy", "--steps", "2", "--resume", str(path)]) == 0
+    assert not stale.exists() and other.exists()
