@@ -46,6 +46,19 @@ def _cosine(heads):
     return make
 
 
+def _row_norms():
+    return ops.row_norms_forward, ops.row_norms_backward, {
+        "x": _rng().standard_normal((2, 6, 4))}, {}
+
+
+def _cosine_normed():
+    """The norms ‖M(i)‖ as an input of their own (the NTM computes them once per memory)."""
+    r = _rng()
+    return ops.cosine_similarity_normed_forward, ops.cosine_similarity_normed_backward, {
+        "k": r.standard_normal((2, 3, 4)), "mem": r.standard_normal((2, 6, 4)),
+        "mem_norms": r.uniform(0.5, 2.0, (2, 6))}, {}
+
+
 def _sigmoid_ce():
     r = _rng()
     return losses.sigmoid_cross_entropy_forward, losses.sigmoid_cross_entropy_backward, {
@@ -118,6 +131,8 @@ CASES = {
     "oneplus": _unary(ops.oneplus_forward, ops.oneplus_backward, scale=5.0),
     "cosine_similarity": _cosine(heads=False),
     "cosine_similarity_heads": _cosine(heads=True),
+    "row_norms": _row_norms,
+    "cosine_similarity_normed": _cosine_normed,
     "sigmoid_cross_entropy": _sigmoid_ce,
     "softmax_cross_entropy": _softmax_ce,
     "huber": _huber,

@@ -20,6 +20,14 @@ def children(pid):
         return []
 
 
+def wait_until_gone(pids, seconds=10):
+    """Whether every process in pids has ended within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while any(map(alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(map(alive, pids))
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -44,10 +52,7 @@ def test_workers_end_when_their_run_is_killed(tmp_path, how):
         assert workers, "no worker started"
         run.send_signal(how)
         run.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while any(map(alive, workers)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(map(alive, workers)), "a worker outlived its run"
+        assert wait_until_gone(workers), "a worker outlived its run"
     finally:
         if run.poll() is None:
             run.kill()
@@ -75,10 +80,7 @@ def test_a_sweeps_trainings_end_with_it(tmp_path, how):
         time.sleep(0.5)                                   # let them get past their start
         sweep.send_signal(how)
         sweep.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while any(map(alive, runs)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(map(alive, runs)), "a training outlived its sweep"
+        assert wait_until_gone(runs), "a training outlived its sweep"
     finally:
         if sweep.poll() is None:
             sweep.kill()

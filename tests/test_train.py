@@ -69,14 +69,19 @@ class NaNAfter(CopyTask):
         return loss, dlogits, metrics
 
 
-def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+def train_into_nan(tmp_path, **settings):
+    """Train a tiny LSTM whose loss turns NaN from step 6; returns (message, checkpoint, log)."""
     task = NaNAfter(bad_step=6, max_length=4)
     model = LSTMModel(task.input_size, task.output_size, hidden=8, layers=1)
     path, log = str(tmp_path / "c.npz"), str(tmp_path / "c.jsonl")
-    cfg = TrainConfig(steps=20, batch_size=4, eval_every=2, eval_size=8, log_every=1)
     with pytest.raises(TrainingError) as info:
-        train(task, model, RMSPropGraves(), cfg, path, log, out=open(os.devnull, "w"))
-    message = str(info.value)
+        train(task, model, RMSPropGraves(), TrainConfig(batch_size=4, eval_size=8, **settings),
+              path, log, out=open(os.devnull, "w"))
+    return str(info.value), path, log
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    message, path, log = train_into_nan(tmp_path, steps=20, eval_every=2, log_every=1)
     assert "at step 6" in message and "(step 4)" in message and path in message
     params, _, meta = load_checkpoint(path)
     assert meta["step"] == 4 and all(np.all(np.isfinite(v)) for v in params.values())
@@ -87,13 +92,8 @@ def test_the_loss_is_read_once_a_log_line_and_a_nan_still_stops_there(tmp_path):
     """The step loop leaves the loss on the device until a log line is due (no per-step host
     sync on a GPU); a NaN in steps 6..10 stops the run at step 10's line, and the checkpoint of
     step 0 is kept."""
-    task = NaNAfter(bad_step=6, max_length=4)
-    model = LSTMModel(task.input_size, task.output_size, hidden=8, layers=1)
-    path, log = str(tmp_path / "c.npz"), str(tmp_path / "c.jsonl")
-    cfg = TrainConfig(steps=30, batch_size=4, eval_every=20, eval_size=8, log_every=5)
-    with pytest.raises(TrainingError) as info:
-        train(task, model, RMSPropGraves(), cfg, path, log, out=open(os.devnull, "w"))
-    assert "in steps 6..10" in str(info.value) and "(step 0)" in str(info.value)
+    message, path, log = train_into_nan(tmp_path, steps=30, eval_every=20, log_every=5)
+    assert "in steps 6..10" in message and "(step 0)" in message
     assert load_checkpoint(path)[2]["step"] == 0
     records = read_log(log)
     assert [r["step"] for r in records if r["kind"] == "train"] == [5]
