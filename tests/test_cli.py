@@ -288,3 +288,12 @@ def test_an_archive_that_zip_cannot_open(trained, tmp_path, capsys, field):
     else:
         _patch_zip(trained, bad, 8, 10, 99)                 # compression method 99
     assert_one_line_error(main(["copy", "--steps", "5", "--resume", bad]), capsys.readouterr().err)
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-m", "ntm_scratch", "--help"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "copy" in done.stdout and "bench" in done.stdout
