@@ -125,6 +125,9 @@ def _flag(name):
 
 
 # ----------------------------------------------------------------------------- the parser
+BACKEND_HELP = "numpy (CPU) or cupy (GPU); default: $NTM_BACKEND, else numpy"
+
+
 def build_parser():
     tasks = _tasks()
     parser = Parser(
@@ -141,7 +144,8 @@ def build_parser():
 
     p = sub.add_parser("eval", help="a checkpoint's cost on fresh sequences, by length or size")
     p.add_argument("task", choices=list(tasks))
-    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True)
+    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
+                   help="the trained model to evaluate")
     p.add_argument("--lengths", type=int_list,
                    help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120)")
     p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
@@ -153,19 +157,22 @@ def build_parser():
                    help="addition: comma-separated digits per number")
     p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
     p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
-    p.add_argument("--backend", choices=list(backend.BACKENDS))
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
-    p = sub.add_parser("figures", help="draw a trained model's figures into figures/")
+    p = sub.add_parser("figures", help="draw a trained model's figures (beside its checkpoint, "
+                                       "or into --out)")
     p.add_argument("task", choices=list(tasks))
     p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
                    help="the model to draw (its log gives the learning curve)")
     p.add_argument("--baseline", metavar="PATH", type=path_arg,
                    help="a second checkpoint to compare with (the LSTM baseline)")
-    p.add_argument("--out", metavar="DIR", type=path_arg, default="figures")
+    p.add_argument("--out", metavar="DIR", type=path_arg,
+                   help="where the pictures go (default: the checkpoint's own folder; "
+                        "--out figures writes the project's figures/)")
     p.add_argument("--count", type=positive_int, default=64,
                    help="fresh sequences per point of the generalisation figure "
                         "(per row of the Neural Programmer's error figure)")
-    p.add_argument("--backend", choices=list(backend.BACKENDS))
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
     p = sub.add_parser("sweep", help="train an ACT task for several τ and seeds, one process per "
                                      "core, with the no-ACT baseline; then compare and plot")
@@ -176,10 +183,11 @@ def build_parser():
                    help="runs at a time (default: one per core)")
     p.add_argument("--dir", metavar="DIR", type=path_arg,
                    help="where the runs go (default runs/sweep-TASK)")
-    p.add_argument("--out", metavar="DIR", type=path_arg, default="figures")
+    p.add_argument("--out", metavar="DIR", type=path_arg,
+                   help="where the figures go (default: the sweep's --dir)")
     p.add_argument("--count", type=positive_int, default=2048,
                    help="fresh sequences to evaluate each run on")
-    p.add_argument("--backend", choices=list(backend.BACKENDS))
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
     p.epilog = ("Any other flag is a training flag, passed to every run (e.g. --bits 16 "
                 "--steps 5000).")
 
@@ -202,7 +210,7 @@ def build_parser():
                         "chosen for each batch size as training chooses it)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="BLAS threads per process (default 1)")
-    p.add_argument("--backend", choices=list(backend.BACKENDS))
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
     return parser
 
 
@@ -237,7 +245,8 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--eval-size", type=positive_int, help="fresh sequences per evaluation")
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")
     g.add_argument("--stop-below", type=positive_float,
-                   help="stop once the evaluation metric falls below X")
+                   help=f"stop once the evaluation's {task_cls.metric} "
+                        f"({getattr(task_cls, 'metric_label', task_cls.metric)}) falls below X")
     g.add_argument("--no-stop", action="store_true",
                    help="train all --steps, even once the metric is below --stop-below")
     g.add_argument("--dtype", choices=list(DTYPES), help="float32 (default) or float64")
@@ -247,8 +256,7 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--threads", type=positive_int, default=1,
                    help="BLAS threads per process (default 1: the cores go to --workers)")
     g = p.add_argument_group("files and device")
-    g.add_argument("--backend", choices=list(backend.BACKENDS),
-                   help="numpy (CPU) or cupy (GPU); default: $NTM_BACKEND, else numpy")
+    g.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
     g.add_argument("--checkpoint", metavar="PATH", type=path_arg,
                    help="where to write the checkpoint (.npz); its log goes beside it (.jsonl). "
                         "Default: runs/TASK-MODEL-seedS-TIME/checkpoint.npz")
@@ -642,7 +650,8 @@ def cmd_figures(args):
     _use_backend(args)
     main_run = _load_trained(args.checkpoint, args.task)
     baseline = _load_trained(args.baseline, args.task) if args.baseline is not None else None
-    for path in draw_figures(main_run, baseline, args.checkpoint, args.baseline, args.out,
+    out = args.out if args.out is not None else os.path.dirname(os.path.abspath(args.checkpoint))
+    for path in draw_figures(main_run, baseline, args.checkpoint, args.baseline, out,
                              args.count):
         print(path)
     return 0
@@ -682,9 +691,10 @@ def cmd_sweep(args, extra):
     first = args.seeds[0]
     runs = [(loaded[r["path"]], r["path"]) for r in rows
             if r["seed"] == first and r["tau"] != BASELINE]
-    os.makedirs(args.out, exist_ok=True)
+    fig_dir = args.out if args.out is not None else out_dir
+    os.makedirs(fig_dir, exist_ok=True)
     task = loaded[rows[0]["path"]][0]
-    for path in draw_sweep_figures(rows, task, runs, args.out):
+    for path in draw_sweep_figures(rows, task, runs, fig_dir):
         print(path)
     return 0
 

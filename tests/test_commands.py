@@ -55,6 +55,18 @@ def test_figures_are_drawn_for_both_models(checkpoints, tmp_path, capsys):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_figures_go_beside_the_checkpoint_unless_told(tmp_path, capsys):
+    """Without --out, a model's pictures go into its checkpoint's folder: the project's own
+    figures/ is written only when asked."""
+    shipped = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "figures")
+    before = {n: os.path.getmtime(os.path.join(shipped, n)) for n in os.listdir(shipped)}
+    path = str(tmp_path / "run" / "ntm.npz")
+    assert main(["copy", *TINY_NTM, "--steps", "2", "--checkpoint", path]) == 0
+    assert main(["figures", "copy", "--checkpoint", path, "--count", "2"]) == 0
+    assert "copy_memory.png" in os.listdir(tmp_path / "run")
+    assert {n: os.path.getmtime(os.path.join(shipped, n)) for n in os.listdir(shipped)} == before
+
+
 def test_bench_prints_a_row_per_batch_size(capsys):
     assert main(["bench", "--model", "ntm", "--batch-sizes", "1,2", "--seconds", "0.01"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
