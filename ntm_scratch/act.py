@@ -1,4 +1,4 @@
-"""Adaptive Computation Time (Graves 2016, arXiv 1603.08983, §2; MATH.md, "Adaptive Computation
+"""Adaptive Computation Time (Graves 2016, arXiv 1603.08983, §2; docs/MATH.md, "Adaptive Computation
 Time") around a recurrent cell: a tanh RNN (rnn.py) or the LSTM (lstm.py).
 
 For each input step t, ponder steps n = 1..N(t) share one cell S:

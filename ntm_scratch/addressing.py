@@ -3,7 +3,7 @@
     (5, 6) content:       w^c = softmax_i(β · K[k, M(i)])
     (7)    interpolation: w^g = g·w^c + (1 − g)·w_prev
     (8)    shift:         w̃(i) = Σ_j w^g(j) · s((i − j) mod N)
-    (9)    sharpening:    w = softmax(γ · log(w̃ + δ))       (log space, MATH.md)
+    (9)    sharpening:    w = softmax(γ · log(w̃ + δ))       (log space, docs/MATH.md)
 
 Each stage is a forward/backward pair. They work on a head axis: every array carries (B, H, ...)
 for H heads addressing one memory per example, so several heads cost one call. `address_forward`
@@ -23,7 +23,7 @@ from .backend import array_module
 from .ops import (cosine_similarity_normed_backward, cosine_similarity_normed_forward,
                   row_norms_backward, row_norms_forward, softmax_backward, softmax_forward)
 
-SHARPEN_DELTA = 1e-12  # MATH.md: δ in log(w̃ + δ)
+SHARPEN_DELTA = 1e-12  # docs/MATH.md: δ in log(w̃ + δ)
 
 
 # ----------------------------------------------------------------------------- (5, 6) content
@@ -75,7 +75,7 @@ def _shift_index(xp, N, S, sign):
 def shift_forward(wg, s):
     """(8) circular convolution: w̃(i) = Σ_d s(d)·w^g((i − d) mod N), d = −R..R.
 
-    s(+1) moves the focus from row j to row j + 1 (MATH.md's direction).
+    s(+1) moves the focus from row j to row j + 1 (docs/MATH.md's direction).
     wg (B, H, N), s (B, H, 2R+1)  ->  w̃ (B, H, N)
     """
     xp = array_module(wg)

@@ -1,4 +1,4 @@
-"""Attention between a decoder state and the encoder's states (MATH.md, "Attentional interfaces").
+"""Attention between a decoder state and the encoder's states (docs/MATH.md, "Attention").
 
 For a query s (B, Dq) and the encoder's states h (B, S, Dh), one score per source position j:
 

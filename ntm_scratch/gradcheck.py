@@ -1,10 +1,10 @@
-"""Finite-difference gradient checks (MATH.md, "Gradient checks").
+"""Finite-difference gradient checks (docs/MATH.md, "Checking gradients").
 
 Everything here runs in float64 on the CPU. An op's outputs are contracted with a *random*
 upstream gradient G, never with ones (the weights of a softmax sum to 1, so an upstream of ones
 hides errors), and the scalar f = Σ G·out is differentiated by central differences.
 
-Relative error, as MATH.md defines it:
+Relative error, as docs/MATH.md defines it:
 
     max|a − n| / max(1e-8, |a| + |n|)
 

@@ -1,6 +1,6 @@
 """The LSTM (Graves 2013 form, no peepholes), batched, with optional stacked layers.
 
-MATH.md, "LSTM controller":
+docs/MATH.md, "The LSTM":
 
     z = W·[x_t; h_{t-1}] + b          gate order i, f, o, g  (GATES)
     i = σ(z_i)  f = σ(z_f)  o = σ(z_o)  g = tanh(z_g)

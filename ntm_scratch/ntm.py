@@ -4,7 +4,7 @@ One time step, as a cell for the shared BPTT driver (`recurrent.py`):
 
     controller input    [x_t; r_{t−1}]             (every read vector of the last step)
     controller          h_t = LSTM or tanh layer
-    head parameters     z = W_head·h_t + b_head, then per head (MATH.md):
+    head parameters     z = W_head·h_t + b_head, then per head (docs/MATH.md):
                         k linear, β = softplus, g = σ, s = softmax over 2R+1 shifts,
                         γ = 1 + softplus; write heads also e = σ (erase) and a = tanh (add)
     write               every write head addresses M_{t−1} (5)–(9), then erase (3) and add (4)

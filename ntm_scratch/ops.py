@@ -10,7 +10,7 @@ inputs, so they run on NumPy or CuPy alike, in whatever dtype the inputs carry.
 """
 from .backend import array_module
 
-COSINE_EPS = 1e-8  # MATH.md (6): the ε in the cosine-similarity denominator
+COSINE_EPS = 1e-8  # docs/MATH.md (6): the ε in the cosine-similarity denominator
 
 
 # ----------------------------------------------------------------------------- affine
@@ -111,7 +111,7 @@ def softplus_backward(dy, cache):
 
 
 def oneplus_forward(x):
-    """1 + softplus(x) ≥ 1: the NTM's sharpening exponent γ (MATH.md)."""
+    """1 + softplus(x) ≥ 1: the NTM's sharpening exponent γ (docs/MATH.md)."""
     return 1.0 + softplus(x), x
 
 

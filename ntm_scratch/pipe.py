@@ -1,7 +1,7 @@
 """The Neural Programmer's simpler variant from the Distill article ("a unix pipe"): at every
 step the controller picks an operation and its two operands among the question's numbers and the
 outputs of the earlier steps, all by soft selection, and is trained on the last step's value
-alone (MATH.md, "Neural Programmer", last paragraph; the `arithmetic` task).
+alone (docs/MATH.md, "The Neural Programmer", the pipe; the `arithmetic` task).
 
 The question is read by the same RNN as the table model's (programmer.question_forward), with
 its numbers taken out: it sees the words (here the operators and a placeholder for each number),

@@ -1,4 +1,4 @@
-"""The Neural Programmer (Neelakantan, Le, Sutskever 2016, arXiv 1511.04834, §2; MATH.md, "Neural
+"""The Neural Programmer (Neelakantan, Le, Sutskever 2016, arXiv 1511.04834, §2; docs/MATH.md, "Neural
 Programmer"): soft selection of an operation and a column at every step.
 
 This file so far holds the pieces every step is made of, each a forward/backward pair, and the
@@ -144,7 +144,7 @@ def programmer_init(q_size, hidden, embed, columns, rng, dtype):
 
 
 def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False):
-    """T steps of soft selection (MATH.md): at step t the history RNN
+    """T steps of soft selection (docs/MATH.md): at step t the history RNN
     h_t = tanh(W_hist·[c_t; h_{t-1}] + b_hist) reads c_t = [α^op_{t-1}ᵀ·U; α^col_{t-1}ᵀ·P]
     (zeros at t = 1, as is h_0), the selectors choose, and the operations run on the outputs
     of steps t−1..t−3 (rs_0 = rs_{-1} = 1 on the real rows, the scalars before step 1 are 0).

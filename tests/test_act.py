@@ -10,7 +10,7 @@ from tasks.addition import NO_DIGIT, AdditionTask
 from tasks.base import Batch
 from tasks.parity import ParityTask
 
-TOL = 1e-5   # MATH.md: a whole model's loss
+TOL = 1e-5   # docs/MATH.md: a whole model's loss
 MARGIN = 1e-3
 
 

@@ -91,7 +91,7 @@ def test_address_chain_several_heads(name):
 
 
 def test_shift_plus_one_moves_the_focus_to_the_next_row():
-    """MATH.md: s(+1) moves the focus from row j to row j + 1 (and wraps around)."""
+    """docs/MATH.md: s(+1) moves the focus from row j to row j + 1 (and wraps around)."""
     for j in (0, 3, N - 1):
         w = np.zeros((1, 1, N))
         w[0, 0, j] = 1.0

@@ -10,7 +10,7 @@ from ntm_scratch.seq2seq import Seq2SeqModel
 from tasks.reverse import ReverseTask
 from tasks.tokens import EOS, TokenBatch
 
-TOL = 1e-5   # MATH.md: a whole model's loss
+TOL = 1e-5   # docs/MATH.md: a whole model's loss
 
 KINDS = [("additive", "no"), ("additive", "yes"), ("dot", "no"), ("general", "no"),
          ("general", "yes"), ("none", "no"), ("none", "yes")]

@@ -10,7 +10,7 @@ from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_ent
 from ntm_scratch.recurrent import sequence_backward, sequence_forward
 
 T, B, D, H, L = 10, 2, 3, 4, 2
-TOL_BPTT = 1e-6      # MATH.md: through BPTT with T >= 10
+TOL_BPTT = 1e-6      # docs/MATH.md: through BPTT with T >= 10
 
 
 def setup(seed=0):
@@ -126,7 +126,7 @@ def test_two_chunks_equal_one_pass():
 
 
 def test_forward_matches_the_equations_written_out():
-    """A reference LSTM written gate by gate (MATH.md), independent of the module's slicing."""
+    """A reference LSTM written gate by gate (docs/MATH.md), independent of the module's slicing."""
     params, xs, state0, _ = setup()
     ys, final, _ = sequence_forward(lstm_step_forward, xs, state0, params)
     sig = lambda z: 1 / (1 + np.exp(-z))

@@ -1,5 +1,5 @@
 """The whole NTM: its loss's gradient for every parameter, both controllers, 2 read and 2 write
-heads, T = 6 (< 1e-5, MATH.md's whole-model tolerance)."""
+heads, T = 6 (< 1e-5, docs/MATH.md's whole-model tolerance)."""
 import numpy as np
 import pytest
 

@@ -8,7 +8,7 @@ from op_cases import CASES
 from ntm_scratch import losses, ops
 from ntm_scratch.gradcheck import check_op, rel_error
 
-TOL = 1e-7   # MATH.md: one smooth op
+TOL = 1e-7   # docs/MATH.md: one smooth op
 
 
 def rng():

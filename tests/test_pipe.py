@@ -57,7 +57,7 @@ def _pipe_and_batch(seed):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_whole_pipe_loss_gradient(seed):
     """The Huber loss of o_T through the question RNN and the steps, every parameter, below
-    MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink)."""
+    docs/MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink)."""
     task, model, params, batch = _pipe_and_batch(seed)
 
     def run():

@@ -1,5 +1,5 @@
 """The Neural Programmer's pieces: finite-difference checks of the selector and of every
-operation (float64, MATH.md's 1e-7 for one op), with the min/max kinks kept away from."""
+operation (float64, docs/MATH.md's 1e-7 for one op), with the min/max kinks kept away from."""
 import numpy as np
 import pytest
 
@@ -116,7 +116,7 @@ def test_four_steps_gradient_for_every_parameter_and_the_question():
     dq, grads = programmer.steps_backward(up, cache)
     grads["q"] = dq
     errors = check_loss(lambda: run()[0], params, grads)
-    assert max(errors.values()) < 1e-6, errors              # MATH.md: through T steps
+    assert max(errors.values()) < 1e-6, errors              # docs/MATH.md: through T steps
 
 
 # ----------------------------------------------------------------------------- the whole model
@@ -160,7 +160,7 @@ def _model_and_batch(columns, seed):
 @pytest.mark.parametrize("columns,seed", [(1, 0), (3, 1)])
 def test_whole_model_loss_gradient(columns, seed):
     """The table-qa loss (Huber on scalar answers, log-loss on lookups) through the programmer:
-    every parameter, float64, below MATH.md's 1e-5 for a whole model's loss. Kept away from the
+    every parameter, float64, below docs/MATH.md's 1e-5 for a whole model's loss. Kept away from the
     kinks, and asserted: every |scalar − y| is at least 1e-3 from δ, and every |rs_{t-1} −
     rs_{t-2}| that depends on the parameters is at least 1e-4."""
     task, model, params, batch = _model_and_batch(columns, seed)
