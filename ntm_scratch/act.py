@@ -210,6 +210,9 @@ class ACTModel:
         return value, {"ponder": (rho * mask).sum() / steps, "ponder_steps": (N * mask).sum() / steps}
 
     def backward(self, dlogits, cache):
+        """Gradients of the task loss (through dlogits) **plus the ponder cost's own term**,
+        τ·Σ_t ρ_t / B (`penalty`): the caller passes the task loss's gradient alone, and the
+        gradient returned is that of the whole loss, task loss + penalty."""
         xp = array_module(dlogits)
         B = dlogits.shape[1]
         drho = self.config["tau"] * cache["mask"] / B                     # of τ·Σ_t ρ_t / B
