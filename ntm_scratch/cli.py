@@ -157,6 +157,9 @@ def build_parser():
                    help="addition: comma-separated digits per number")
     p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
     p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object instead of the table: task, model, step, "
+                        "sequences, and rows of metrics, each with its setting")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
     p = sub.add_parser("figures", help="draw a trained model's figures (beside its checkpoint, "
@@ -592,9 +595,11 @@ def cmd_eval(args):
         except ValueError as exc:                       # a size the task cannot make
             raise CLIError(f"{args.task}: {exc}") from None
     width = max(7, *(len(str(v)) for v, _ in rows))
-    print(f"{args.task}, model {meta['model']} at step {meta['step']} ({meta['seqs']:,} sequences); "
-          f"{args.count} fresh sequences per row (-: as in training)")
-    columns = None
+    if not args.json:
+        print(f"{args.task}, model {meta['model']} at step {meta['step']} "
+              f"({meta['seqs']:,} sequences); {args.count} fresh sequences per row "
+              f"(-: as in training)")
+    columns, records = None, []
     for value, kwargs in rows:
         try:
             key = (0 if value is None else value if isinstance(value, int)    # a row's own data
@@ -603,12 +608,19 @@ def cmd_eval(args):
                           args.count, **kwargs)
         except ValueError as exc:                       # a size the task cannot make
             raise CLIError(str(exc)) from None
+        records.append({**kwargs, **ev})                # the row's setting, then its metrics
+        if args.json:
+            continue
         if columns is None:
             columns = list(dict.fromkeys([task.metric, *shown_metrics(task, ev)]))
             print(f"{name:>{width}} " + " ".join(f"{c:>12}" for c in columns))
         print(f"{value if value is not None else '-':>{width}} " +
               " ".join(f"{ev[c]:>12.3f}" if c in ev else f"{'-':>12}" for c in columns),
               flush=True)
+    if args.json:
+        import json
+        print(json.dumps({"task": args.task, "model": meta["model"], "step": meta["step"],
+                          "sequences": meta["seqs"], "rows": records}))
     return 0
 
 
@@ -703,6 +715,7 @@ COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures}
 
 
 def main(argv=None):
+    args = None
     try:
         args, extra = build_parser().parse_known_args(argv)
         if args.command == "sweep":
@@ -710,6 +723,10 @@ def main(argv=None):
         if extra:
             raise CLIError(f"unrecognized arguments: {' '.join(extra)}")
         return COMMANDS.get(args.command, cmd_train)(args)
+    except BrokenPipeError:                             # the reader left (`run.py eval | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        # a reader that has seen enough is no failure for a report; a training stops, though
+        return 0 if args is not None and args.command in COMMANDS else 1
     except (CLIError, BackendError, CheckpointError) as exc:
         print("run.py: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2

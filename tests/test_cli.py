@@ -297,3 +297,22 @@ def test_python_dash_m_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "ntm_scratch", "--help"], cwd=root,
                           capture_output=True, text=True)
     assert done.returncode == 0 and "copy" in done.stdout and "bench" in done.stdout
+
+
+def test_eval_json_and_a_reader_that_leaves_early(trained, capsys):
+    """--json: one object with a row per setting (the training distribution's has none);
+    `run.py eval ... | head -1` ends quietly with status 0."""
+    import json
+    import subprocess
+    import sys
+    assert main(["eval", "copy", "--checkpoint", trained, "--lengths", "2,3", "--count", "2",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "copy" and report["step"] == 2 and report["sequences"] > 0
+    assert [r.get("length") for r in report["rows"]] == [2, 3]
+    assert all({"cost", "bits", "loss"} <= set(r) for r in report["rows"])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(f"{sys.executable} run.py eval copy --checkpoint {trained} "
+                          f"--lengths 1,2,3,4,5,6,7,8,9,10 --count 64 | head -1", shell=True,
+                          cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) == 1
