@@ -5,8 +5,8 @@
     (4) add:   M_t(i) = M̃(i) + Σ_h w_h(i)·a_h
 
 With several write heads every erase applies before any add, so the result does not depend on
-the order of the heads (docs/MATH.md). Shapes: memory (B, N, M); weightings w (B, H, N); erase e and
-add a (B, H, M); reads r (B, H, M).
+the order of the heads (docs/MATH.md). Shapes: memory (B, N, M); weightings w (B, H, N); erase
+e and add a (B, H, M); reads r (B, H, M).
 """
 from .backend import array_module
 from .ops import outer_sum

@@ -4,9 +4,9 @@
 
 runs `run.py parity --tau T --seed S --checkpoint DIR/tauT-seedS.npz [flags]` for every pair,
 plus the no-ACT baseline (`--max-ponder 1`) for every seed, `--jobs` at a time (default: the
-machine's cores), each one process with one BLAS thread and its own log beside its checkpoint. A run whose
-checkpoint already holds all its steps is not trained again, and one that stopped part way is
-resumed, so a sweep cut short continues where it was. Then every checkpoint is evaluated on the
+machine's cores), each one process with one BLAS thread and its own log beside its checkpoint.
+A run whose checkpoint already holds all its steps is not trained again, and one that stopped
+part way is resumed, so a sweep cut short continues where it was. Then every checkpoint is evaluated on the
 same fresh sequences, the table is printed and saved (DIR/summary.json), and the figures are
 drawn: the task's metric against τ with the baseline (ACT paper Fig. 4), and ponder time against
 difficulty for each τ (Fig. 6).
