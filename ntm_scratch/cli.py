@@ -673,7 +673,7 @@ SWEEP_SETS = ("--tau", "--seed", "--checkpoint", "--resume", "--max-ponder", "--
 
 
 def cmd_sweep(args, extra):
-    from .figures import draw_sweep_figures
+    from .figures_act import draw_sweep_figures
     from .sweep import BASELINE, evaluate_all, run_all, run_name
     for flag in extra:
         if flag.split("=")[0] in SWEEP_SETS:
