@@ -89,12 +89,16 @@ def _metric(task, record):
     return record[task.metric] - record.get("optimal_bits", 0.0)
 
 
-def _metric_axis(ax, task):
-    """The metric's axis (linear to 1, logarithmic above), grid and legend."""
+def _metric_axis(ax, task, whole_percent=False):
+    """The metric's axis (linear to 1, logarithmic above; with whole_percent, a percentage on
+    a linear 0–100 axis), grid and legend."""
     ax.set_ylabel(task.metric_label)
-    ax.set_yscale("symlog", linthresh=1.0)
-    top = ax.get_ylim()[1]
-    ax.set_ylim(0, 10 ** np.ceil(np.log10(max(top, 1.0))))     # up to a labelled decade
+    if whole_percent and "%" in task.metric_label:
+        ax.set_ylim(0, 100)
+    else:
+        ax.set_yscale("symlog", linthresh=1.0)
+        top = ax.get_ylim()[1]
+        ax.set_ylim(0, 10 ** np.ceil(np.log10(max(top, 1.0))))     # up to a labelled decade
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
 
@@ -131,7 +135,7 @@ def _generalisation_figure(runs, paths, out, count=64):
         ax.axvspan(0, train_max, color="0.9", label=f"training range (≤ {train_max})")
         ax.set_xlabel(name)
         ax.set_xlim(0, max(values) + 1)
-        _metric_axis(ax, task)
+        _metric_axis(ax, task, whole_percent=True)
     fig.suptitle(f"{task.name}: beyond the training range ({count} sequences per point)",
                  fontsize=10)
     _save(fig, paths, out)

@@ -257,9 +257,10 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                 rate_mark = (now, seqs)
                 eta = (cfg.steps - step) * cfg.batch_size / max(rate, 1e-9)
                 parts = [f"step {step}/{cfg.steps}", f"seqs {seqs:,}"]
-                if train_line:
+                if train_line:                           # only a mean not shown before
                     parts.append("train " + " ".join(f"{k} {train_line[k]:.2f}"
                                                      for k in shown_metrics(task, train_line)))
+                    train_line = None
                 if is_eval:
                     parts.append(evaluate_and_checkpoint())
                 parts.append(f"{rate:,.1f} seq/s  ETA {_fmt_time(eta)}")

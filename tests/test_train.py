@@ -256,3 +256,18 @@ def test_blas_threads_are_set_through_threadpoolctl():
     finally:
         if before:
             set_blas_threads(before[0])
+
+
+def test_progress_lines_never_repeat_a_stale_training_mean(tmp_path):
+    """A progress line shows the training means only when a new log window has closed since
+    the last line (here at steps 20 and 40, not at the evaluation of step 30)."""
+    import io
+    task = CopyTask(max_length=3)
+    model = LSTMModel(task.input_size, task.output_size, hidden=4, layers=1)
+    out = io.StringIO()
+    train(task, model, RMSPropGraves(), TrainConfig(steps=40, batch_size=2, eval_every=10,
+                                                    eval_size=2, log_every=20),
+          str(tmp_path / "c.npz"), str(tmp_path / "c.jsonl"), out=out)
+    lines = [l for l in out.getvalue().splitlines() if l.startswith("step ") and "/" in l.split()[1]]
+    with_means = [l.split()[1] for l in lines if " train " in l]
+    assert with_means == ["20/40", "40/40"], lines
