@@ -33,6 +33,7 @@ generalisation) and `draw_figures`, which hands a run to its mechanism's module:
 figures_ntm.py, figures_attention.py, figures_act.py, figures_programmer.py.
 """
 import os
+import textwrap
 
 import matplotlib
 
@@ -51,14 +52,21 @@ def _label(run, path):
            f"{meta['seqs']:,} sequences)"
 
 
+FOOTER_LINE = 0.12      # inches: the height of one line of the 7-point footer
+
+
 def _footer(fig, paths):
-    fig.text(0.01, 0.005, "from " + ", ".join(p for p in paths if p), fontsize=7, color="0.4",
-             ha="left", va="bottom")
+    """The checkpoints a figure was drawn from, along its bottom edge, wrapped to the figure's
+    width; returns the number of lines."""
+    text = "from " + ", ".join(p for p in paths if p)
+    lines = textwrap.wrap(text, int(fig.get_figwidth() * 17)) or [""]   # ~17 characters an inch
+    fig.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.4", ha="left", va="bottom")
+    return len(lines)
 
 
 def _save(fig, paths, out):
-    _footer(fig, paths)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    lines = _footer(fig, paths)
+    fig.tight_layout(rect=(0, (lines * FOOTER_LINE + 0.04) / fig.get_figheight(), 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
 

@@ -28,7 +28,7 @@ def _ponder_vs_difficulty(runs, paths, out, count=256):
     """Ponder time against the task's difficulty, one line per model (ACT paper Figs. 6, 14)."""
     task = runs[0][0]
     name, values, label = task.difficulty()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4 + 0.18 * len(runs)))    # room for the legend below
     for run, path in zip(runs, paths):
         if run[1].config["max_ponder"] > 1:
             ax.plot(values, _ponder_by(run, name, values, count), marker="o",
@@ -36,7 +36,8 @@ def _ponder_vs_difficulty(runs, paths, out, count=256):
     ax.set_xlabel(label)
     ax.set_ylabel("ponder time ρ = N + R per input step")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.19), borderaxespad=0,
+              frameon=False)                            # below the axes: never over a line
     ax.set_title(f"{task.name}: ponder time against difficulty ({count} sequences per point)",
                  fontsize=10)
     _save(fig, paths, out)
