@@ -57,7 +57,8 @@ def _program_figure(run, path, out):
         ax.set_yticks(range(grid.shape[0]), [f"t={t + 1}" for t in range(grid.shape[0])],
                       fontsize=7)
         ok = bool(backend.to_host(task.answered(hard, batch))[0])
-        ax.set_title(f"{task.describe(batch, 0)}  ({'right' if ok else 'wrong'})", fontsize=8)
+        ax.set_title(f"{task.describe(batch, 0)}\nthe model's: {task.model_answer(hard, batch, 0)}"
+                     f" ({'right' if ok else 'wrong'})", fontsize=8)
     for ax in axes.ravel()[len(examples):]:
         ax.axis("off")
     fig.suptitle(f"{task.name}: the program chosen at each step (shade: soft selection; dot: "

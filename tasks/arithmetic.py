@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ntm_scratch.backend import array_module
+from ntm_scratch.backend import array_module, to_host
 from ntm_scratch.losses import huber_backward, huber_forward
 
 from .base import BATCH_LENGTHS, Task, draw_sizes
@@ -142,8 +142,12 @@ class ArithmeticTask(Task):
                        ("d", {"numbers": 2}))
 
     def describe(self, batch, b):
-        """Expression b of a batch, with its value."""
-        return f"{self.text(batch, b)} = {float(batch.y[b]):g}"
+        """Expression b of a batch, with its true value."""
+        return f"{self.text(batch, b)}; true value: {float(batch.y[b]):g}"
+
+    def model_answer(self, outs, batch, b):
+        """The model's value for expression b."""
+        return f"{float(to_host(self.prediction(outs, batch))[b]):.4g}"
 
     @staticmethod
     def prediction(outs, batch):

@@ -130,10 +130,21 @@ class TableQATask(Task):
         return " ".join(out)
 
     def describe(self, batch, b):
-        """Question b of a batch, with its answer."""
-        answer = "(rows listed)" if float(batch.is_lookup[b]) else f"= {float(batch.y[b]):g}"
+        """Question b of a batch, with its true answer."""
         return self.question_text(int(batch.template[b]), to_host(batch.cols)[b],
-                                  to_host(batch.pivots)[b]) + f" {answer}"
+                                  to_host(batch.pivots)[b]) + \
+            f"; true answer: {self.answer_text(batch.target, batch.y, batch, b)}"
+
+    def answer_text(self, lookup, scalar, batch, b):
+        """An answer to question b in words: the number, or how many rows a lookup prints."""
+        if float(to_host(batch.is_lookup)[b]):
+            rows = int((to_host(lookup)[b] > 0.5).any(axis=-1).sum())
+            return f"{rows} row{'s' if rows != 1 else ''} printed"
+        return f"{float(to_host(scalar)[b]):.4g}"
+
+    def model_answer(self, outs, batch, b):
+        """The model's answer to question b, in the words of `answer_text`."""
+        return self.answer_text(outs["lookup"], outs["scalar"], batch, b)
 
     def sample(self, rng, batch_size, split="train", template=None, one_size=False):
         """A batch of questions, each about a table of its own. template: one template's name
