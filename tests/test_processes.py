@@ -20,6 +20,15 @@ def children(pid):
         return []
 
 
+def end_everything(proc, pids):
+    """Test cleanup: the process and every child it had, never left behind."""
+    if proc.poll() is None:
+        proc.kill()
+    for pid in pids + children(proc.pid):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def wait_until_gone(pids, seconds=10):
     """Whether every process in pids has ended within `seconds`."""
     deadline = time.monotonic() + seconds
@@ -54,11 +63,7 @@ def test_workers_end_when_their_run_is_killed(tmp_path, how):
         run.wait(timeout=10)
         assert wait_until_gone(workers), "a worker outlived its run"
     finally:
-        if run.poll() is None:
-            run.kill()
-        for pid in workers + children(run.pid):          # never leave one behind
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end_everything(run, workers)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -82,11 +87,7 @@ def test_a_sweeps_trainings_end_with_it(tmp_path, how):
         sweep.wait(timeout=10)
         assert wait_until_gone(runs), "a training outlived its sweep"
     finally:
-        if sweep.poll() is None:
-            sweep.kill()
-        for pid in runs + children(sweep.pid):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        end_everything(sweep, runs)
 
 
 @pytest.mark.parametrize("after", [0.08, 0.11, 0.14, 0.4, 0.8])
