@@ -41,7 +41,7 @@ def usable_cores():
 def default_workers(batch_size, backend_name="numpy"):
     """Worker processes for a batch: one per core, as long as each part keeps at least
     SPLIT_AT // 2 sequences; one process on the GPU or for a small batch (measured on 2 cores:
-    two processes give 1.3–1.8× at batch 32 and about 2× at 128, little at 8)."""
+    two processes gave 1.3× (NTM) and 1.5× (LSTM) at batch 32, in README.md)."""
     if backend_name != "numpy" or batch_size < SPLIT_AT:
         return 1
     return max(1, min(usable_cores(), batch_size // (SPLIT_AT // 2)))
