@@ -6,6 +6,11 @@ Layout of the archive:
     meta         a JSON string: task and model (names and configs), optimiser and training
                  configs, step, sequences seen, wall time, and the data RNG's state
 
+A *model file* (`export_model`, `run.py export`) is a checkpoint without the optimiser state:
+its meta says `"model_only": true`, it holds no `optim/` entries, and its parameters may be
+stored in float16 (`"stored": "float16"`; they are cast back to the training dtype on loading).
+It is what the project ships in `checkpoints/`: it can be evaluated and drawn, not resumed.
+
 Writes are atomic: the archive goes to a temporary file in the same folder, is flushed to disk,
 then renamed over the target, so a crash leaves either the old checkpoint or the new one,
 never half of one. The temporary file is named after its checkpoint (`.NAME.npz.XXXX.tmp`), so
@@ -24,6 +29,7 @@ from .backend import to_host
 from .optim import OPTIMIZERS
 
 FORMAT = 1
+STORED = ("float32", "float64", "float16")     # how a model file's parameters may be stored
 REQUIRED = {"task": str, "task_config": dict, "model": str, "model_config": dict,
             "optimizer": dict, "train": dict, "step": int, "seqs": int, "wall": (int, float),
             "rng_state": dict}
@@ -37,6 +43,12 @@ def save_checkpoint(path, params, optim_state, meta):
     arrays = {f"param/{k}": to_host(v) for k, v in params.items()}
     arrays.update({f"optim/{k}": to_host(v) for k, v in optim_state.items()})
     arrays["meta"] = np.asarray(json.dumps(dict(meta, format=FORMAT)))
+    _write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def _write_atomically(path, write):
+    """Call write(file) on a temporary file beside `path`, flush it to disk, then rename it
+    over `path`: a crash leaves the old file or the new one, never half of one."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=folder)
@@ -45,7 +57,7 @@ def save_checkpoint(path, params, optim_state, meta):
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)                   # as an ordinary file would be, not 0600
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)                           # atomic on POSIX within one filesystem
@@ -99,7 +111,12 @@ def load_checkpoint(path):
     for key, kind in REQUIRED.items():
         if not isinstance(meta.get(key), kind):
             raise CheckpointError(f"{path} is damaged: its record lacks a valid {key!r}")
-    if "t" not in optim:
+    model_only = meta.get("model_only", False)
+    if model_only not in (True, False) or meta.get("stored", "float32") not in STORED:
+        raise CheckpointError(f"{path} is damaged: its record of how it is stored is invalid")
+    if model_only and optim:
+        raise CheckpointError(f"{path} is damaged: a model file that holds optimiser state")
+    if not model_only and "t" not in optim:
         raise CheckpointError(f"{path} is damaged: it holds no optimiser state")
     problem = _damage(params, optim, meta)
     if problem:
@@ -114,9 +131,13 @@ def _count(v, least=0):
 def _damage(params, optim, meta):
     """What is wrong with a checkpoint's contents, in a few words, or None. Every part a resume
     or an evaluation reads is checked here, so none of them fails later with a traceback."""
+    model_only = meta.get("model_only", False)
+    kinds = {np.dtype(meta.get("stored", "float32"))} if model_only else \
+        {np.dtype(np.float32), np.dtype(np.float64)}
     for key, a in params.items():
-        if a.dtype not in (np.float32, np.float64):
-            return f"the parameter {key} is of type {a.dtype} (float32 or float64 expected)"
+        if a.dtype not in kinds:
+            return (f"the parameter {key} is of type {a.dtype} "
+                    f"({' or '.join(sorted(k.name for k in kinds))} expected)")
         if not np.all(np.isfinite(a)):
             return f"the parameter {key} is not finite"
     if not (_count(meta["step"]) and _count(meta["seqs"])):
@@ -140,6 +161,8 @@ def _damage(params, optim, meta):
         v = opt.get(key)
         if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             return f"its optimiser's {key} is {v!r}"
+    if model_only:                                      # no optimiser state to check
+        return _damage_of_record(meta)
     t = optim["t"]
     if t.shape != () or not np.issubdtype(t.dtype, np.integer) or int(t) < 0:
         return "its optimiser's step count is not a whole number >= 0"
@@ -155,6 +178,10 @@ def _damage(params, optim, meta):
             a = optim[f"{s}/{k}"]
             if a.shape != p.shape or a.dtype != p.dtype or not np.all(np.isfinite(a)):
                 return f"its optimiser slot {s}/{k} does not fit the parameter {k}"
+    return _damage_of_record(meta)
+
+
+def _damage_of_record(meta):
     try:
         np.random.default_rng().bit_generator.state = meta["rng_state"]
     except (TypeError, ValueError, KeyError):
@@ -163,3 +190,36 @@ def _damage(params, optim, meta):
         if any(v is None for v in meta[part].values()):
             return f"its {part.replace('_', ' ')} has an empty value"
     return None
+
+
+def export_model(source, out, float16=False):
+    """Write the model of a training checkpoint as a model file (no optimiser state; float16
+    parameters if asked), and copy its metrics log beside it (OUT.jsonl) for the learning
+    curves. Returns (parameter count, bytes written). An existing file at OUT is replaced only
+    if it is itself a model file: a training checkpoint is never lost this way."""
+    params, _, meta = load_checkpoint(source)
+    if meta.get("model_only"):
+        raise CheckpointError(f"{source} is already a model file")
+    if os.path.abspath(source) == os.path.abspath(out):
+        raise CheckpointError("the model file must go to another path than its checkpoint")
+    if os.path.exists(out):
+        try:
+            replaceable = load_checkpoint(out)[2].get("model_only") is True
+        except CheckpointError:
+            replaceable = False
+        if not replaceable:
+            raise CheckpointError(f"{out} exists and is not a model file; choose another path")
+    stored = "float16" if float16 else meta["train"].get("dtype", "float32")
+    for k, v in params.items():
+        if v.size and np.abs(v).max() > np.finfo(stored).max:
+            raise CheckpointError(f"the parameter {k} of {source} does not fit in {stored}")
+    params = {k: v.astype(stored) for k, v in params.items()}
+    save_checkpoint(out, params, {}, dict(meta, model_only=True, stored=stored))
+    log, out_log = (os.path.splitext(p)[0] + ".jsonl" for p in (source, out))
+    if os.path.isfile(log):
+        with open(log, "rb") as f:
+            text = f.read()
+        _write_atomically(out_log, lambda f: f.write(text))
+    elif os.path.exists(out_log):
+        os.unlink(out_log)                              # never another run's log beside it
+    return sum(int(v.size) for v in params.values()), os.path.getsize(out)

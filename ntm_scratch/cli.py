@@ -135,7 +135,7 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | sweep | bench",
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | export | sweep | bench",
                                 parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
@@ -176,6 +176,16 @@ def build_parser():
                    help="fresh sequences per point of the generalisation figure "
                         "(per row of the Neural Programmer's error figure)")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
+
+    p = sub.add_parser("export", help="write a training checkpoint's model without its "
+                                      "optimiser state (what checkpoints/ ships), and its log")
+    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
+                   help="the training checkpoint to export")
+    p.add_argument("--out", metavar="PATH", type=path_arg, required=True,
+                   help="the model file to write (.npz); its log goes beside it (.jsonl)")
+    p.add_argument("--float16", action="store_true",
+                   help="store the parameters in float16 (half the size; they are cast back "
+                        "to the training dtype when loaded)")
 
     p = sub.add_parser("sweep", help="train an ACT task for several τ and seeds, one process per "
                                      "core, with the no-ACT baseline; then compare and plot")
@@ -425,6 +435,10 @@ def cmd_train(args):
                                   f"not {args.model}")
         if meta.get("model") not in MODELS:
             raise CheckpointError(f"{args.resume} holds an unknown model {meta.get('model')!r}")
+        if meta.get("model_only"):
+            raise CheckpointError(f"{args.resume} is a model file, without the optimiser state a "
+                                  f"run needs to continue: run.py eval and figures read it, "
+                                  f"training cannot resume from it")
     model_name = meta["model"] if meta else (args.model or task_cls.default_model)
     model_cls = MODELS[model_name]
     own = {o[0] for o in model_cls.options}
@@ -711,7 +725,19 @@ def cmd_sweep(args, extra):
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures}
+def cmd_export(args):
+    from .checkpoint import export_model
+    if not args.out.endswith(".npz"):
+        raise CLIError(f"--out {args.out}: a model file's name ends in .npz")
+    count, size = export_model(args.checkpoint, args.out, args.float16)
+    log = log_path_for(args.out)
+    print(f"{args.out}: {count:,} parameters in "
+          f"{'float16' if args.float16 else 'their training dtype'}, {size / 1e6:.2f} MB"
+          + (f"; log {log}" if os.path.exists(log) else "; no log beside the checkpoint"))
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures, "export": cmd_export}
 
 
 def main(argv=None):

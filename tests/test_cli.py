@@ -316,3 +316,75 @@ def test_eval_json_and_a_reader_that_leaves_early(trained, capsys):
                           f"--lengths 1,2,3,4,5,6,7,8,9,10 --count 64 | head -1", shell=True,
                           cwd=root, capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) == 1
+
+
+def _eval_json(path, capsys):
+    import json
+    assert main(["eval", "copy", "--checkpoint", path, "--lengths", "2,3", "--count", "8",
+                 "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_model_file_evaluates_as_its_checkpoint_and_cannot_be_resumed(trained, tmp_path,
+                                                                        capsys):
+    """run.py export: the parameters without the optimiser state (float32 exact, float16 close),
+    the log beside it; eval reads it, a resume refuses it in one line, and no training
+    checkpoint is ever overwritten by an export."""
+    assert main(["copy", "--steps", "4", "--resume", trained]) == 0      # slots exist now
+    capsys.readouterr()
+    model, half = str(tmp_path / "m.npz"), str(tmp_path / "h.npz")
+    assert main(["export", "--checkpoint", trained, "--out", model]) == 0
+    assert main(["export", "--checkpoint", trained, "--out", half, "--float16"]) == 0
+    assert "float16" in capsys.readouterr().out
+    with np.load(model) as z:
+        assert not [k for k in z.files if k.startswith("optim/")]
+    with np.load(half) as z:
+        assert {z[k].dtype for k in z.files if k.startswith("param/")} == {np.dtype(np.float16)}
+    assert open(str(tmp_path / "m.jsonl")).read() == open(str(tmp_path / "run.jsonl")).read()
+    full, exported, halved = (_eval_json(p, capsys) for p in (trained, model, half))
+    assert exported == full
+    for a, b in zip(full["rows"], halved["rows"]):
+        assert abs(a["loss"] - b["loss"]) < 1e-2 * max(1.0, abs(a["loss"]))
+    assert main(["figures", "copy", "--checkpoint", model, "--out", str(tmp_path / "f"),
+                 "--count", "2"]) == 0
+    capsys.readouterr()
+    assert_one_line_error(main(["copy", "--steps", "6", "--resume", model]),
+                          capsys.readouterr().err)
+    before = open(trained, "rb").read()
+    assert_one_line_error(main(["export", "--checkpoint", model, "--out", trained]),
+                          capsys.readouterr().err)
+    other = str(tmp_path / "other.npz")
+    assert main(["copy", *TINY, "--steps", "1", "--checkpoint", other]) == 0
+    capsys.readouterr()
+    assert_one_line_error(main(["export", "--checkpoint", other, "--out", trained]),
+                          capsys.readouterr().err)
+    assert open(trained, "rb").read() == before
+    assert main(["export", "--checkpoint", other, "--out", model]) == 0    # a model file: replaced
+    capsys.readouterr()
+    assert _eval_json(model, capsys)["step"] == 1
+
+
+MODEL_FILE_DAMAGE = {
+    "optimiser state in a model file": lambda a, m: a.__setitem__("optim/t", np.asarray(3)),
+    "a parameter not stored as it says": lambda a, m: a.__setitem__(
+        "param/b0", a["param/b0"].astype(np.float32)),
+    "an unknown storage": lambda a, m: m.__setitem__("stored", "int8"),
+}
+
+
+@pytest.mark.parametrize("damage", MODEL_FILE_DAMAGE, ids=list(MODEL_FILE_DAMAGE))
+def test_a_damaged_model_file(trained, tmp_path, capsys, damage):
+    model, bad = str(tmp_path / "m.npz"), str(tmp_path / "bad.npz")
+    assert main(["export", "--checkpoint", trained, "--out", model, "--float16"]) == 0
+    capsys.readouterr()
+    _rewrite(model, bad, MODEL_FILE_DAMAGE[damage])
+    assert_one_line_error(main(["eval", "copy", "--checkpoint", bad, "--count", "2"]),
+                          capsys.readouterr().err)
+
+
+def test_a_parameter_too_large_for_float16_is_not_exported(trained, tmp_path, capsys):
+    big = str(tmp_path / "big.npz")
+    _rewrite(trained, big, lambda a, m: a["param/W0"].__setitem__((0, 0), 1e6))
+    assert_one_line_error(main(["export", "--checkpoint", big, "--out", str(tmp_path / "m.npz"),
+                                "--float16"]), capsys.readouterr().err)
+    assert not os.path.exists(str(tmp_path / "m.npz"))
