@@ -48,8 +48,10 @@ FIGURE_SEED = 2024
 
 def _label(run, path):
     task, model, _, meta = run
-    return f"{getattr(model, 'label', model.name.upper())} ({os.path.basename(os.path.dirname(path)) or path}, " \
-           f"{meta['seqs']:,} sequences)"
+    name = os.path.basename(path)        # a run's default file is checkpoint.npz: its folder
+    if name == "checkpoint.npz":
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return f"{getattr(model, 'label', model.name.upper())} ({name}, {meta['seqs']:,} sequences)"
 
 
 FOOTER_LINE = 0.12      # inches: the height of one line of the 7-point footer
@@ -112,16 +114,37 @@ def _metric_axis(ax, task, whole_percent=False):
 
 
 def _learning_curves(runs, paths, out):
+    """The metric against sequences seen. A bit task's metric is wrong bits; beside it goes
+    the cross-entropy in bits, which is what the NTM paper plots, with the paper's own points
+    where the task has them (`task.paper_curve`)."""
     task = runs[0][0]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for run, path in zip(runs, paths):
-        evals = read_log(path)
-        ax.plot([max(r["seqs"], 1) for r in evals], [_metric(task, r) for r in evals],
-                label=_label(run, path))
-    ax.set_xlabel("sequences seen (step 0 drawn at 1)")
-    ax.set_xscale("log")
-    _metric_axis(ax, task)
-    ax.set_title(f"{task.name}: evaluation on fresh sequences during training", fontsize=10)
+    logs = [read_log(path) for path in paths]
+    both = task.metric == "cost" and all(e and "bits" in e[0] for e in logs)
+    fig, axes = plt.subplots(1, 2 if both else 1, figsize=(13 if both else 7, 4), squeeze=False)
+    panels = [(axes[0][0], lambda r: _metric(task, r))]
+    if both:                                # cross-entropy on the left, wrong bits on the right
+        panels = [(axes[0][0], lambda r: r["bits"]), (axes[0][1], lambda r: _metric(task, r))]
+    for ax, value in panels:                # a linear axis in thousands, as the papers draw
+        for run, path, evals in zip(runs, paths, logs):
+            ax.plot([r["seqs"] / 1000 for r in evals], [value(r) for r in evals],
+                    label=_label(run, path))
+        ax.set_xlabel("sequences seen (thousands)")
+        ax.set_xlim(left=0)
+    if both:
+        ax = axes[0][0]
+        if getattr(task, "paper_curve", None):
+            source, points = task.paper_curve
+            ax.plot([n / 1000 for n, _ in points], [b for _, b in points], "k*", markersize=9,
+                    linestyle="none", label=source)
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(0, 10 ** np.ceil(np.log10(max(ax.get_ylim()[1], 1.0))))
+        ax.set_ylabel("cross-entropy, bits per sequence")
+        ax.set_title("the NTM paper's cost: cross-entropy", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        axes[0][1].set_title("wrong bits (output thresholded at 0.5)", fontsize=10)
+    _metric_axis(panels[-1][0], task)
+    fig.suptitle(f"{task.name}: evaluation on fresh sequences during training", fontsize=11)
     _save(fig, paths, out)
 
 

@@ -18,12 +18,17 @@ from ntm_scratch.losses import sigmoid_cross_entropy_backward, sigmoid_cross_ent
 
 LN2 = float(np.log(2.0))
 
-# The option of every task whose examples differ in length (or in a size that sets the length).
-BATCH_LENGTHS = ("batch_lengths", "one",
-                 "training batches: 'one' draws one length (or size) for the whole batch, so no "
-                 "time step is spent on padding; 'mixed' draws each example's own. Each example's "
-                 "length has the same distribution either way; evaluation always mixes",
-                 ("one", "mixed"))
+def batch_lengths_option(default="one", why=""):
+    """The option of every task whose examples differ in length (or in a size that sets the
+    length), with the task's default and, where it is not 'one', the reason."""
+    return ("batch_lengths", default,
+            "training batches: 'one' draws one length (or size) for the whole batch, so no time "
+            "step is spent on padding; 'mixed' draws each example's own. Each example's length "
+            "has the same distribution either way; evaluation always mixes" + why,
+            ("one", "mixed"))
+
+
+BATCH_LENGTHS = batch_lengths_option()
 
 
 def draw_sizes(rng, lo, hi, batch_size, fixed=None, one_size=False):
@@ -68,12 +73,14 @@ class BitTask(Task):
     """A task whose targets are bits, predicted through a sigmoid (copy and the NTM tasks).
 
     Loss: sigmoid cross-entropy from the logits over the masked steps. Metrics, per sequence:
-    `bits`, that loss in bits (nats / ln 2); `cost`, the bits wrong after thresholding the
-    output at 0.5 (the NTM paper's measure).
+    `bits`, that loss in bits (nats / ln 2), which the NTM paper's learning curves plot as
+    "cost per sequence (bits)"; `cost`, the bits wrong after thresholding the output at 0.5.
+    A wrong bit costs at least one bit of cross-entropy, so `bits` >= `cost`.
     """
 
     metric = "cost"
     metric_label = "wrong bits per sequence"
+    paper_curve = None     # (source, [(sequences, cross-entropy bits), ...]) read off a figure
     report = ("bits", "cost")     # what the progress line shows
 
     def loss(self, logits, batch):

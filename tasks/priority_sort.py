@@ -29,6 +29,8 @@ class PrioritySortTask(BitTask):
                       "ntm": {"batch_size": 16, "optimizer": "rmsprop", "lr": 3e-4,
                               "clip_norm": 10.0, "eval_every": 50, "eval_size": 64}}
     model_defaults = {"ntm": {"read_heads": 5, "write_heads": 5}}   # the paper's NTM
+    paper_curve = ("NTM paper, Fig. 18, NTM with LSTM controller (read off)",
+                   [(200_000, 35.0), (400_000, 25.0), (1_000_000, 18.0)])
 
     def __init__(self, bits=8, items=20, outputs=16):
         if not 1 <= outputs <= items:

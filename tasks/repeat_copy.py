@@ -40,6 +40,7 @@ class RepeatCopyTask(BitTask):
                                      "(0: none)"),
                BATCH_LENGTHS)
     default_model = "ntm"
+    paper_curve = ("NTM paper, Fig. 7, NTM with LSTM controller (read off)", [(50_000, 5.0)])
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
     figure_examples = (("len10_rep10", {"length": 10, "repeats": 10}),     # NTM Fig. 8
                        ("len20_rep10", {"length": 20, "repeats": 10}),

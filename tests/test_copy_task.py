@@ -67,13 +67,15 @@ def test_bad_lengths_are_refused():
                                         ("arithmetic", lambda b: b.numbers),
                                         ("table-qa", lambda b: b.row_mask.sum(axis=1))])
 def test_training_draws_one_length_per_batch_and_evaluation_mixes(name, size):
-    """batch_lengths 'one' (the default): every training batch is of one length, so no step is
-    padding, yet over many batches each length is as likely as when examples mix; evaluation
-    (no training kwargs) and batch_lengths 'mixed' draw each example's own."""
+    """batch_lengths 'one' (the default but for associative recall): every training batch is of
+    one length, so no step is padding, yet over many batches each length is as likely as when
+    examples mix; evaluation (no training kwargs) and batch_lengths 'mixed' draw each example's
+    own."""
     from tasks import TASKS
     rng = np.random.default_rng(0)
     extra = {"curriculum": 0} if name == "repeat-copy" else {}      # the whole task from step 0
-    one, mixed = TASKS[name](**extra), TASKS[name](batch_lengths="mixed", **extra)
+    one = TASKS[name](batch_lengths="one", **extra)
+    mixed = TASKS[name](batch_lengths="mixed", **extra)
     per_batch = [size(one.sample(rng, 16, **one.training_kwargs(0))) for _ in range(300)]
     assert all(len(set(s)) == 1 for s in per_batch)
     evaluated = [size(one.sample(rng, 16)) for _ in range(300)]

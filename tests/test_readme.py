@@ -13,3 +13,61 @@ def test_the_library_example_runs_and_its_gradients_check(capsys):
     exec(compile(code, "README.md", "exec"), {})
     printed = eval(capsys.readouterr().out)                     # {name: "relative error"}
     assert printed and all(float(v) < 1e-5 for v in printed.values())
+
+
+def _readme():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        return f.read()
+
+
+def _commands(text):
+    """Every `python3 run.py ...` command of the README: the lines of its code blocks, and the
+    inline ones of its text, joined across their line breaks."""
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    lines = [line.split("#")[0].strip() for block in blocks for line in block.splitlines()]
+    commands = [line[len("python3 run.py "):] for line in lines if line.startswith("python3 run.py ")]
+    prose = " ".join(re.sub(r"```.*?```", " ", text, flags=re.S).split())
+    return commands + [m.group(1).strip() for m in re.finditer(r"`python3 run\.py ([^`]*)`", prose)]
+
+
+def test_every_shipped_model_is_named_whole_and_small_enough():
+    """checkpoints/ holds what the README names, nothing else: each a model file that loads
+    for its task, with the log of its training beside it; 25 MB in all at most."""
+    from ntm_scratch.cli import _load_trained
+    text = _readme()
+    folder = os.path.join(ROOT, "checkpoints")
+    shipped = sorted(f for f in os.listdir(folder) if f.endswith(".npz"))
+    named = sorted(set(re.findall(r"checkpoints/([a-z0-9-]+\.npz)", text)))
+    assert shipped == named
+    total = 0
+    for name in shipped:
+        path = os.path.join(folder, name)
+        task = name[:-len(".npz")].split("-lstm")[0].split("-noact")[0].split("-noattention")[0]
+        task = task.replace("-3col", "")
+        _, _, _, meta = _load_trained(path, task)
+        assert meta["model_only"] is True
+        assert os.path.isfile(path[:-len(".npz")] + ".jsonl")
+        total += os.path.getsize(path) + os.path.getsize(path[:-len(".npz")] + ".jsonl")
+    assert total <= 25e6
+
+
+def test_every_eval_and_figures_command_on_a_shipped_model_works(tmp_path, capsys):
+    """The README's `run.py eval` lines on shipped models run (on 2 sequences a row instead of
+    their count, to stay fast); its `run.py figures` lines name files that exist and flags the
+    command line takes."""
+    from ntm_scratch.cli import build_parser, main
+    commands = [c.split() for c in _commands(_readme())
+                if c.split()[0] in ("eval", "figures") and "checkpoints/" in c]
+    assert commands
+    for argv in commands:
+        args = build_parser().parse_args(argv)
+        for path in (args.checkpoint, getattr(args, "baseline", None)):
+            if path is not None and path.startswith("checkpoints/"):
+                assert os.path.isfile(os.path.join(ROOT, path)), argv
+        if argv[0] == "eval" and args.checkpoint.startswith("checkpoints/"):
+            argv = [a for a in argv if a != "--json"]
+            if "--count" in argv:
+                argv = argv[:argv.index("--count")] + argv[argv.index("--count") + 2:]
+            paths = [os.path.join(ROOT, a) if a.startswith("checkpoints/") else a for a in argv]
+            assert main([*paths, "--count", "2"]) == 0, argv
+            capsys.readouterr()
