@@ -24,7 +24,7 @@ the task (README). Evaluation always draws from the whole task.
 """
 import numpy as np
 
-from .base import BATCH_LENGTHS, Batch, BitTask, draw_sizes
+from .base import Batch, BitTask, batch_lengths_option, draw_sizes
 
 
 class RepeatCopyTask(BitTask):
@@ -38,7 +38,10 @@ class RepeatCopyTask(BitTask):
                ("curriculum", 150.0, "thousands of training sequences over which the longest "
                                      "length and the most repeats grow from 2 to their maxima "
                                      "(0: none)"),
-               BATCH_LENGTHS)
+               batch_lengths_option("mixed", ". Mixed here: with one length and repeat count a "
+                                    "batch, the default curriculum run of seed 0 was still at "
+                                    "22 wrong bits after 280,000 sequences; mixed, it went under "
+                                    "1 at 172,000"))
     default_model = "ntm"
     paper_curve = ("NTM paper, Fig. 7, NTM with LSTM controller (read off)", [(50_000, 5.0)])
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
@@ -52,7 +55,7 @@ class RepeatCopyTask(BitTask):
                               "clip_norm": 10.0, "eval_every": 50}}
 
     def __init__(self, bits=8, min_length=1, max_length=10, min_repeats=1, max_repeats=10,
-                 curriculum=150.0, batch_lengths="one"):
+                 curriculum=150.0, batch_lengths="mixed"):
         if not (1 <= min_length <= max_length and 1 <= min_repeats <= max_repeats):
             raise ValueError("repeat-copy needs 1 <= min <= max for lengths and repeats")
         self.config = {"bits": int(bits), "min_length": int(min_length),
