@@ -99,10 +99,10 @@ def _metric(task, record):
     return record[task.metric] - record.get("optimal_bits", 0.0)
 
 
-def _metric_axis(ax, task, whole_percent=False):
+def _metric_axis(ax, task, whole_percent=False, label=None):
     """The metric's axis (linear to 1, logarithmic above; with whole_percent, a percentage on
-    a linear 0–100 axis), grid and legend."""
-    ax.set_ylabel(task.metric_label)
+    a linear 0–100 axis), grid and legend; `label` names another quantity on the same scale."""
+    ax.set_ylabel(label or task.metric_label)
     if whole_percent and "%" in task.metric_label:
         ax.set_ylim(0, 100)
     else:
@@ -121,9 +121,9 @@ def _learning_curves(runs, paths, out):
     logs = [read_log(path) for path in paths]
     both = task.metric == "cost" and all(e and "bits" in e[0] for e in logs)
     fig, axes = plt.subplots(1, 2 if both else 1, figsize=(13 if both else 7, 4), squeeze=False)
-    panels = [(axes[0][0], lambda r: _metric(task, r))]
-    if both:                                # cross-entropy on the left, wrong bits on the right
-        panels = [(axes[0][0], lambda r: r["bits"]), (axes[0][1], lambda r: _metric(task, r))]
+    panels = [(axes[0][-1], lambda r: _metric(task, r))]
+    if both:                                # the cross-entropy on the left, wrong bits right
+        panels.insert(0, (axes[0][0], lambda r: r["bits"]))
     for ax, value in panels:                # a linear axis in thousands, as the papers draw
         for run, path, evals in zip(runs, paths, logs):
             ax.plot([r["seqs"] / 1000 for r in evals], [value(r) for r in evals],
@@ -136,14 +136,11 @@ def _learning_curves(runs, paths, out):
             source, points = task.paper_curve
             ax.plot([n / 1000 for n, _ in points], [b for _, b in points], "k*", markersize=9,
                     linestyle="none", label=source)
-        ax.set_yscale("symlog", linthresh=1.0)
-        ax.set_ylim(0, 10 ** np.ceil(np.log10(max(ax.get_ylim()[1], 1.0))))
-        ax.set_ylabel("cross-entropy, bits per sequence")
+            ax.set_xlim(right=max(ax.get_xlim()[1], 1.05 * points[-1][0] / 1000))
+        _metric_axis(ax, task, label="cross-entropy, bits per sequence")
         ax.set_title("the NTM paper's cost: cross-entropy", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
         axes[0][1].set_title("wrong bits (output thresholded at 0.5)", fontsize=10)
-    _metric_axis(panels[-1][0], task)
+    _metric_axis(axes[0][-1], task)
     fig.suptitle(f"{task.name}: evaluation on fresh sequences during training", fontsize=11)
     _save(fig, paths, out)
 

@@ -303,3 +303,29 @@ def test_programmer_tasks_refuse_bad_input_in_one_line(argv, tmp_path, capsys):
     assert main([*argv, "--steps", "1", "--checkpoint", str(tmp_path / "c.npz")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not os.path.exists(tmp_path / "c.npz")
+
+
+def test_a_bit_tasks_learning_curves_draw_the_cross_entropy_and_the_papers_points(
+        tmp_path, capsys, monkeypatch):
+    """Priority sort: two panels, the cross-entropy (the NTM paper's cost, with its points read
+    off Fig. 18, the axis reaching the last of them) and wrong bits, each with the run's curve."""
+    from ntm_scratch import figures
+    from ntm_scratch.cli import _load_trained
+    from tasks.priority_sort import PrioritySortTask
+    path = str(tmp_path / "p.npz")
+    assert main(["priority-sort", "--model", "lstm", "--hidden", "4", "--layers", "1",
+                 "--steps", "2", "--batch-size", "2", "--eval-size", "2", "--eval-every", "1",
+                 "--checkpoint", path]) == 0
+    capsys.readouterr()
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, paths, out: drawn.append(fig))
+    figures._learning_curves([_load_trained(path, "priority-sort")], [path], "unused.png")
+    (fig,) = drawn
+    cross, wrong = fig.axes
+    points = PrioritySortTask.paper_curve[1]
+    star = [l for l in cross.get_lines() if l.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_ydata()) == [b for _, b in points]
+    assert cross.get_xlim()[1] >= points[-1][0] / 1000
+    curve = [l for l in cross.get_lines() if l.get_marker() != "*"][0]
+    assert len(curve.get_xdata()) == 3 and len(wrong.get_lines()) == 1   # steps 0, 1, 2
+    assert "cross-entropy" in cross.get_ylabel() and "wrong" in wrong.get_ylabel()
