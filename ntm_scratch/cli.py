@@ -258,8 +258,9 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--eval-size", type=positive_int, help="fresh sequences per evaluation")
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")
     g.add_argument("--stop-below", type=positive_float,
-                   help=f"stop once the evaluation's {task_cls.metric} "
-                        f"({getattr(task_cls, 'metric_label', task_cls.metric)}) falls below X")
+                   help=_escaped(f"stop once the evaluation's {task_cls.metric} "
+                                 f"({getattr(task_cls, 'metric_label', task_cls.metric)}) "
+                                 f"falls below X"))
     g.add_argument("--no-stop", action="store_true",
                    help="train all --steps, even once the metric is below --stop-below")
     g.add_argument("--dtype", choices=list(DTYPES), help="float32 (default) or float64")
@@ -277,13 +278,18 @@ def add_train_arguments(p, task_cls):
                    help="continue the run saved in this checkpoint")
 
 
+def _escaped(helptext):
+    """Help text as argparse reads it: a literal % doubled (argparse formats help with %)."""
+    return helptext.replace("%", "%%")
+
+
 def _add_option(group, opt, choices, helptext, kind=int):
     """An option's flag: one of its choices, a number >= 0 (a float option), or a size."""
     if choices:
-        group.add_argument(_flag(opt), choices=choices[0], default=None, help=helptext)
+        group.add_argument(_flag(opt), choices=choices[0], default=None, help=_escaped(helptext))
     else:
         group.add_argument(_flag(opt), type=nonnegative_float if kind is float else size_int,
-                           default=None, help=helptext)
+                           default=None, help=_escaped(helptext))
 
 
 # ----------------------------------------------------------------------------- resolving settings

@@ -33,6 +33,16 @@ def test_help_lists_the_tasks():
     assert res.returncode == 0 and "copy" in res.stdout
 
 
+def test_every_commands_help_prints(capsys):
+    """`run.py TASK --help` for every task and command (a % in a help text once broke argparse)."""
+    from tasks import TASKS
+    for command in [*TASKS, "eval", "figures", "export", "sweep parity", "bench"]:
+        with pytest.raises(SystemExit) as done:
+            main([*command.split(), "--help"])
+        assert done.value.code == 0, command
+        assert "--" in capsys.readouterr().out, command
+
+
 BAD = {
     "unknown task": ["nosuchtask"],
     "no task": [],
