@@ -33,6 +33,7 @@ def _commands(text):
 def test_every_shipped_model_is_named_whole_and_small_enough():
     """checkpoints/ holds what the README names, nothing else: each a model file that loads
     for its task, with the log of its training beside it; 25 MB in all at most."""
+    from ntm_scratch.checkpoint import load_checkpoint
     from ntm_scratch.cli import _load_trained
     text = _readme()
     folder = os.path.join(ROOT, "checkpoints")
@@ -42,10 +43,8 @@ def test_every_shipped_model_is_named_whole_and_small_enough():
     total = 0
     for name in shipped:
         path = os.path.join(folder, name)
-        task = name[:-len(".npz")].split("-lstm")[0].split("-noact")[0].split("-noattention")[0]
-        task = task.replace("-3col", "")
-        _, _, _, meta = _load_trained(path, task)
-        assert meta["model_only"] is True
+        _, _, _, meta = _load_trained(path, load_checkpoint(path)[2]["task"])
+        assert name.startswith(meta["task"]) and meta["model_only"] is True
         assert os.path.isfile(path[:-len(".npz")] + ".jsonl")
         total += os.path.getsize(path) + os.path.getsize(path[:-len(".npz")] + ".jsonl")
     assert total <= 25e6
