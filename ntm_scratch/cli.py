@@ -5,6 +5,7 @@
                        [--backend numpy|cupy] [--checkpoint PATH] [--resume PATH]
                        [--eval-every K] [...]                       train
     python run.py eval TASK --checkpoint PATH [--lengths 10,20,...]      cost per length
+    python run.py compare TASK --checkpoints A B ... [--lengths ...] [--out F.png]   side by side
     python run.py figures TASK --checkpoint PATH [--baseline PATH]      draw into figures/
     python run.py bench [--model ntm] [--batch-sizes 1,8,32,128]        training throughput
 
@@ -16,6 +17,7 @@ contradicts it is refused rather than silently ignored.
 import argparse
 import contextlib
 import inspect
+import json
 import math
 import os
 import sys
@@ -135,7 +137,7 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | figures | export | sweep | bench",
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | compare | figures | export | sweep | bench",
                                 parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
@@ -146,20 +148,27 @@ def build_parser():
     p.add_argument("task", choices=list(tasks))
     p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
                    help="the trained model to evaluate")
-    p.add_argument("--lengths", type=int_list,
-                   help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120)")
-    p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
-    p.add_argument("--items", type=int_list,
-                   help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
-    p.add_argument("--nonzero", type=int_list, help="parity: comma-separated non-zero counts")
-    p.add_argument("--numbers", type=int_list, help="addition: comma-separated sequence lengths")
-    p.add_argument("--digits-each", type=int_list,
-                   help="addition: comma-separated digits per number")
+    _add_varied_flags(p)
     p.add_argument("--count", type=positive_int, default=256, help="sequences per length")
     p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of the table: task, model, step, "
                         "sequences, and rows of metrics, each with its setting")
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
+
+    p = sub.add_parser("compare", help="several trained models on the same fresh sequences as "
+                                       "one setting varies; runs that differ only in their seed "
+                                       "form one line (mean, lowest, highest); a table and a figure")
+    p.add_argument("task", choices=list(tasks))
+    p.add_argument("--checkpoints", metavar="PATH", type=path_arg, nargs="+", required=True,
+                   help="the trained models")
+    _add_varied_flags(p)
+    p.add_argument("--count", type=positive_int, default=64, help="sequences per value")
+    p.add_argument("--seed", type=nonnegative_int, default=1234, help="seeds the test sequences")
+    p.add_argument("--out", metavar="FILE.png", type=path_arg,
+                   help="draw the comparison into this file")
+    p.add_argument("--json", metavar="PATH", type=path_arg,
+                   help="also write the table, with every run's own numbers, as JSON")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
     p = sub.add_parser("figures", help="draw a trained model's figures (beside its checkpoint, "
@@ -225,6 +234,37 @@ def build_parser():
                    help="BLAS threads per process (default 1)")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
     return parser
+
+
+VARIED = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
+          "numbers": "numbers", "n_digits": "digits_each"}     # sample() keyword: its flag
+
+
+def _add_varied_flags(p):
+    """The settings `run.py eval` and `run.py compare` can vary, each a comma-separated list."""
+    p.add_argument("--lengths", type=int_list,
+                   help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120)")
+    p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
+    p.add_argument("--items", type=int_list,
+                   help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
+    p.add_argument("--nonzero", type=int_list, help="parity: comma-separated non-zero counts")
+    p.add_argument("--numbers", type=int_list, help="addition: comma-separated sequence lengths")
+    p.add_argument("--digits-each", type=int_list,
+                   help="addition: comma-separated digits per number")
+
+
+def _varied_settings(args, task, task_name):
+    """{sample keyword: values} from the flags given; one that the task does not take fails."""
+    given = {kw: getattr(args, flag) for kw, flag in VARIED.items()
+             if getattr(args, flag) is not None}
+    allowed = set(inspect.signature(task.sample).parameters) - {"rng", "batch_size"}
+    for kw in given:
+        if kw not in allowed:
+            raise CLIError(f"--{VARIED[kw].replace('_', '-')} does not apply to {task_name}")
+    if len(given) > 1:
+        raise CLIError("vary one thing at a time: " +
+                       " or ".join(f"--{VARIED[k].replace('_', '-')}" for k in given))
+    return given
 
 
 def add_train_arguments(p, task_cls):
@@ -592,19 +632,10 @@ def cmd_eval(args):
     from .train import shown_metrics, evaluate
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
-    accepted = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
-                "numbers": "numbers", "n_digits": "digits_each"}
-    given = {kw: getattr(args, flag) for kw, flag in accepted.items()
-             if getattr(args, flag) is not None}
-    allowed = set(inspect.signature(task.sample).parameters) - {"rng", "batch_size"}
-    for kw in given:
-        if kw not in allowed:
-            raise CLIError(f"--{accepted[kw]} does not apply to {args.task}")
+    given = _varied_settings(args, task, args.task)
     if not given and task.sweep is not None:     # the training distribution first, unless the
         first = [] if task.eval_kwargs else [None]  # task evaluates on data of its own (dates)
         given = {task.sweep[0]: [*first, *task.sweep[1]]}
-    if len(given) > 1:
-        raise CLIError("vary one thing at a time: " + " or ".join(f"--{accepted[k]}" for k in given))
     name, values = next(iter(given.items())) if given else ("-", [None])
     rows = [(value, {} if value is None else {name: value}) for value in values]
     if not given and getattr(task, "eval_rows", None):   # a task's own rows (table-qa: each
@@ -677,6 +708,40 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_compare(args):
+    import numpy as np
+    from . import compare
+    _use_backend(args)
+    if args.out is not None and not args.out.endswith(".png"):
+        raise CLIError(f"--out {args.out}: the figure's name ends in .png")
+    runs = [_load_trained(path, args.task) for path in args.checkpoints]
+    task = runs[0][0]
+    if len({json.dumps(r[3]["task_config"], sort_keys=True) for r in runs}) > 1:
+        raise CLIError("these models were trained on different versions of the task; "
+                       "compare runs of one task configuration")
+    given = _varied_settings(args, task, args.task)
+    if not given:
+        if task.sweep is None:
+            raise CLIError(f"{args.task} has no setting to vary by default; give one "
+                           "(--lengths, --items, ...)")
+        given = {task.sweep[0]: list(task.sweep[1])}
+    name, values = next(iter(given.items()))
+    for value in values:                               # every value, before any evaluation
+        try:
+            task.sample(np.random.default_rng(0), 1, **{name: value})
+        except ValueError as exc:
+            raise CLIError(f"{args.task}: {exc}") from None
+    rows = compare.compare(runs, args.checkpoints, name, values, args.count, args.seed)
+    compare.print_table(rows, task, name, values, args.count)
+    if args.json is not None:
+        compare.write_json(args.json, rows, task, name, values, args.count, args.seed)
+        print(args.json)
+    if args.out is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        print(compare.draw(rows, task, name, values, args.count, args.checkpoints, args.out))
+    return 0
+
+
 def cmd_figures(args):
     from .figures import draw_figures
     _use_backend(args)
@@ -743,7 +808,8 @@ def cmd_export(args):
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "bench": cmd_bench, "figures": cmd_figures, "export": cmd_export}
+COMMANDS = {"eval": cmd_eval, "compare": cmd_compare, "bench": cmd_bench, "figures": cmd_figures,
+            "export": cmd_export}
 
 
 def main(argv=None):

@@ -43,6 +43,49 @@ def test_eval_needs_a_real_checkpoint(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_compare_gives_every_run_the_same_sequences_and_groups_seeds(checkpoints, tmp_path,
+                                                                    capsys):
+    ntm, lstm = checkpoints
+    twin, other = str(tmp_path / "twin.npz"), str(tmp_path / "seed1.npz")
+    with open(ntm, "rb") as src, open(twin, "wb") as dst:        # the same model, another file
+        dst.write(src.read())
+    assert main(["copy", *TINY_NTM, "--steps", "4", "--seed", "1", "--checkpoint", other]) == 0
+    out_json, out_png = str(tmp_path / "cmp.json"), str(tmp_path / "cmp.png")
+    capsys.readouterr()
+    assert main(["compare", "copy", "--checkpoints", ntm, twin, lstm, "--lengths", "2,7",
+                 "--count", "5", "--json", out_json, "--out", out_png]) == 0
+    assert "NTM" in capsys.readouterr().out and os.path.getsize(out_png) > 0
+    groups = json.load(open(out_json))["groups"]
+    assert [g["label"] for g in groups] == ["NTM", "LSTM"]      # nothing else sets them apart
+    assert [len(g["checkpoints"]) for g in groups] == [2, 1]
+    for p in groups[0]["points"]:             # the twin files saw the very same sequences
+        assert p["each"][0] == p["each"][1] == p["min"] == p["max"] > 0
+        assert p["scored_bits"] == p["length"] * 8        # copy scores L vectors of 8 bits
+    assert main(["compare", "copy", "--checkpoints", ntm, other, "--lengths", "7", "--count", "5",
+                 "--json", out_json]) == 0
+    seeds = json.load(open(out_json))["groups"]
+    assert len(seeds) == 1 and seeds[0]["seeds"] == [0, 1]      # seeds only: one group
+    first = seeds[0]["points"][0]
+    assert first["each"][0] != first["each"][1] and first["min"] < first["max"]
+    assert first["min"] <= first["mean"] <= first["max"]
+
+
+def test_compare_bad_arguments(checkpoints, tmp_path, capsys):
+    ntm, _ = checkpoints
+    longer = str(tmp_path / "longer.npz")
+    assert main(["copy", *TINY_NTM[:-8], "--max-length", "4", "--batch-size", "4", "--eval-size",
+                 "8", "--steps", "1", "--checkpoint", longer]) == 0
+    capsys.readouterr()
+    for argv in (["--items", "3"], ["--lengths", "0"], ["--out", str(tmp_path / "x.pdf")],
+                 ["--lengths", "2", "--repeats", "2"]):
+        assert main(["compare", "copy", "--checkpoints", ntm, *argv]) == 2, argv
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["compare", "copy", "--checkpoints", ntm, longer]) == 2   # another task setting
+    assert "different versions of the task" in capsys.readouterr().err
+    assert main(["compare", "parity", "--checkpoints", ntm]) == 2
+    assert "not parity" in capsys.readouterr().err
+
+
 def test_figures_are_drawn_for_both_models(checkpoints, tmp_path, capsys):
     out = tmp_path / "figs"
     assert main(["figures", "copy", "--checkpoint", checkpoints[0], "--baseline", checkpoints[1],

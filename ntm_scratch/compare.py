@@ -1,0 +1,147 @@
+"""`run.py compare`: several trained models of one task on the same fresh sequences, as one
+setting varies (copy's length, associative recall's items, ...), with runs that differ only in
+their seed gathered into one line of the table and one curve of the figure.
+
+    python run.py compare copy --checkpoints A.npz B.npz C.npz --lengths 10,50,100,200,400
+        --count 32 --out figures/copy_length_limit.png --json results.json
+
+Every model sees the very same sequences at each value (they are drawn once, from
+default_rng([seed, value])). A bit task's rows also give the share of the scored output bits
+that are wrong, which is what makes different lengths comparable: 50% is chance.
+"""
+import json
+import os
+
+import numpy as np
+
+from . import backend
+from .train import batch_to_device
+
+SEED_KEYS = ("memory_seed",)          # configuration entries that only seed a run
+
+
+def describe_run(meta):
+    """What identifies a run apart from its seed: the model, its settings, the task's."""
+    model = {k: v for k, v in meta["model_config"].items() if k not in SEED_KEYS}
+    return {"model": meta["model"], **{f"model.{k}": v for k, v in model.items()},
+            **{f"task.{k}": v for k, v in meta["task_config"].items()}}
+
+
+def group_runs(metas):
+    """Indices of runs with the same configuration, in first-seen order, and each group's label:
+    the model's name and the settings in which runs that have them differ."""
+    described = [describe_run(m) for m in metas]
+    keys = sorted({k for d in described for k in d} - {"model"})
+    varying = [k for k in keys if len({repr(d[k]) for d in described if k in d}) > 1]
+    groups = {}
+    for i, d in enumerate(described):
+        groups.setdefault(json.dumps(d, sort_keys=True), []).append(i)
+    labelled = []
+    for members in groups.values():
+        d = described[members[0]]
+        shown = [f"{k.split('.', 1)[1].replace('_', ' ')} {d[k]}" for k in varying if k in d]
+        labelled.append((members, ", ".join([d["model"].upper(), *shown])))
+    return labelled
+
+
+def evaluate_on_same_data(runs, name, values, count, seed, batch_size=32):
+    """metric[i][j]: run i's mean task metric at values[j]; share[j] the scored output bits per
+    sequence there (None for tasks that are not bit tasks). Each value's sequences are drawn
+    once and given to every run."""
+    task = runs[0][0]
+    metric = np.zeros((len(runs), len(values)))
+    scored = []
+    for j, value in enumerate(values):
+        rng = np.random.default_rng([seed, int(value)])
+        seen, bits = 0, 0.0
+        while seen < count:
+            b = min(batch_size, count - seen)
+            batch = task.sample(rng, b, **{name: value})
+            bits += float(batch.mask.sum()) * task.output_size
+            for i, (_, model, params, _) in enumerate(runs):
+                dtype = params[next(iter(params))].dtype
+                device_batch = batch_to_device(batch, dtype)
+                logits, _ = model.forward_batch(params, device_batch, train=False)
+                _, _, metrics = task.loss(logits, device_batch)
+                metric[i, j] += backend.scalar(metrics[task.metric]) * b
+            seen += b
+        scored.append(bits / count)
+    return metric / count, scored
+
+
+def compare(runs, paths, name, values, count, seed):
+    """Rows of the comparison: each group's label, its runs and seeds, and at each value the
+    mean, lowest and highest metric over its runs (and, for bit tasks, the wrong share)."""
+    task = runs[0][0]
+    metric, scored = evaluate_on_same_data(runs, name, values, count, seed)
+    bit_task = task.metric == "cost"
+    rows = []
+    for members, label in group_runs([r[3] for r in runs]):
+        m = metric[members]
+        first = runs[members[0]][3]
+        rows.append({
+            "label": label, "model": first["model"], "model_config": first["model_config"],
+            "checkpoints": [paths[i] for i in members],
+            "seeds": [runs[i][3]["train"]["seed"] for i in members],
+            "sequences": [runs[i][3]["seqs"] for i in members],
+            "points": [{name: v, "mean": float(m[:, j].mean()), "min": float(m[:, j].min()),
+                        "max": float(m[:, j].max()), "each": [float(x) for x in m[:, j]],
+                        **({"scored_bits": scored[j]} if bit_task else {})}
+                       for j, v in enumerate(values)]})
+    return rows
+
+
+def print_table(rows, task, name, values, count):
+    print(f"{task.name}: {task.metric_label}, mean over each group's runs (lowest–highest), "
+          f"{count} fresh sequences per {name}, the same for every run")
+    width = max(len(r["label"]) for r in rows) + 2
+    for r in rows:
+        print(f"{r['label']:<{width}} seeds {','.join(map(str, r['seeds']))}")
+        for p in r["points"]:
+            share = (f"  {100 * p['mean'] / p['scored_bits']:5.1f}% of the scored bits wrong"
+                     if "scored_bits" in p else "")
+            print(f"{'':<4}{name} {p[name]:>5}: {p['mean']:10.2f}  ({p['min']:.2f}–{p['max']:.2f})"
+                  f"{share}", flush=True)
+
+
+def draw(rows, task, name, values, count, paths, out):
+    """The metric (for bit tasks, the share of wrong bits) against the varied setting: each
+    group's mean and the band from its lowest to its highest run; an NTM's memory size, where
+    the setting is a length, as a dotted line in the group's colour."""
+    from .figures import _save, plt
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    share = all("scored_bits" in p for r in rows for p in r["points"])
+    train_max = {n: m for n, _, m in task.generalisation}.get(name)
+    if train_max is not None:
+        ax.axvspan(0, train_max, color="0.9", label=f"training range (≤ {train_max})")
+    for r in rows:
+        scale = [100 / p["scored_bits"] if share else 1.0 for p in r["points"]]
+        mean, lo, hi = ([p[k] * s for p, s in zip(r["points"], scale)]
+                        for k in ("mean", "min", "max"))
+        n = len(r["seeds"])
+        line, = ax.plot(values, mean, marker="o", markersize=3,
+                        label=f"{r['label']}, {n} run{'s' if n > 1 else ''}")
+        if n > 1:
+            ax.fill_between(values, lo, hi, color=line.get_color(), alpha=0.2)
+        rows_n = r["model_config"].get("memory_rows")
+        if rows_n is not None and name == "length" and rows_n <= max(values):
+            ax.axvline(rows_n, color=line.get_color(), linestyle=":", lw=1)
+    ax.set_xlabel(name + ("  (dotted: the NTM's memory rows)" if name == "length" else ""))
+    ax.set_ylabel("% of output bits wrong" if share else task.metric_label)
+    if share:
+        ax.set_ylim(0, 55)
+        ax.axhline(50, color="0.5", lw=0.8, linestyle="--", label="chance")
+    ax.set_xlim(0, max(values) * 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{task.name}: {count} fresh sequences per point, the same for every model "
+                 "(band: lowest to highest run)", fontsize=9)
+    _save(fig, paths, out)
+    return out
+
+
+def write_json(path, rows, task, name, values, count, seed):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"task": task.name, "metric": task.metric, "varied": name, "values": values,
+                   "count": count, "seed": seed, "groups": rows}, f, indent=1)
