@@ -338,11 +338,13 @@ def log_path_for(checkpoint_path):
     return root + ".jsonl"
 
 
-def _resolve_config(kind, declared, args, saved, defaults=None):
+def _resolve_config(kind, declared, args, saved, defaults=None, predates=None):
     """{option: value} for a task or model: saved values (from a checkpoint) or the declared
     defaults (as `defaults` overrides them), overridden by flags; a flag that contradicts a
-    checkpoint is an error."""
+    checkpoint is an error. `predates` gives the value a checkpoint older than an option was
+    made with, where that is certain (a controller of one layer, before there could be two)."""
     config = {}
+    saved = saved if saved is None or not predates else {**predates, **saved}
     for opt, default, *_ in declared:
         default = (defaults or {}).get(opt, default)
         given = getattr(args, opt, None)
@@ -499,7 +501,8 @@ def cmd_train(args):
                                   meta["task_config"] if meta else None)
     model_config = _resolve_config("model", model_cls.options, args,
                                    meta["model_config"] if meta else None,
-                                   task_cls.model_defaults.get(model_name))
+                                   task_cls.model_defaults.get(model_name),
+                                   getattr(model_cls, "predates", None))
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
     _use_backend(args)

@@ -87,6 +87,9 @@ class NTMModel:
     name = "ntm"
     options = (("hidden", 100, "hidden units: the NTM controller's, or each LSTM layer's"),
                ("controller", "lstm", "controller network", ("lstm", "ff")),
+               ("controller_layers", 1, "LSTM controller layers; with more than one, the heads "
+                                        "and the output read every layer's h (the NTM paper's "
+                                        "priority-sort controller is 2 × 100)"),
                ("memory_rows", 128, "memory locations N"),
                ("memory_width", 20, "memory word size M"),
                ("read_heads", 1, "read heads"),
@@ -97,11 +100,16 @@ class NTMModel:
                 ("row0", "uniform")))
     train_defaults = {"optimizer": "rmsprop", "lr": 1e-4, "clip_value": 10.0, "batch_size": 1}
 
-    def __init__(self, input_size, output_size, hidden=100, controller="lstm", memory_rows=128,
-                 memory_width=20, read_heads=1, write_heads=1, shift_range=1,
+    predates = {"controller_layers": 1}    # what checkpoints older than an option were made with
+
+    def __init__(self, input_size, output_size, hidden=100, controller="lstm", controller_layers=1,
+                 memory_rows=128, memory_width=20, read_heads=1, write_heads=1, shift_range=1,
                  memory_init="constant", memory_seed=0, initial_weighting="row0"):
         if controller not in ("lstm", "ff"):
             raise ValueError(f"controller must be 'lstm' or 'ff', not {controller!r}")
+        if controller_layers < 1 or (controller == "ff" and controller_layers != 1):
+            raise ValueError("the controller needs at least one layer, and a feed-forward "
+                             "controller has exactly one")
         if memory_init not in ("constant", "learned", "random"):
             raise ValueError(f"memory_init must be constant, learned or random, not {memory_init!r}")
         if initial_weighting not in ("row0", "uniform"):
@@ -110,6 +118,7 @@ class NTMModel:
             raise ValueError("the NTM needs at least one read head and one write head")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
                        "hidden": int(hidden), "controller": controller,
+                       "controller_layers": int(controller_layers),
                        "memory_rows": int(memory_rows), "memory_width": int(memory_width),
                        "read_heads": int(read_heads), "write_heads": int(write_heads),
                        "shift_range": int(shift_range), "memory_init": memory_init,
@@ -120,6 +129,8 @@ class NTMModel:
         self.read_len = self.M + 3 + self.S                      # per read head: k β g s γ
         self.write_len = self.read_len + 2 * self.M              # and e, a
         self.lstm = controller == "lstm"
+        self.L = c["controller_layers"]
+        self.HL = self.H * self.L                                # what the heads and output see
 
     # ------------------------------------------------------------------------- parameters
     def init_params(self, rng, dtype=np.float32):
@@ -127,14 +138,15 @@ class NTMModel:
         H, N, M = self.H, self.N, self.M
         d_in = c["input_size"] + self.Hr * M
         if self.lstm:
-            params = lstm_init(d_in, H, layers=1, rng=rng, dtype=dtype)
+            params = lstm_init(d_in, H, layers=self.L, rng=rng, dtype=dtype)
         else:
             params = {"W_ff": rng.standard_normal((d_in, H)) / np.sqrt(d_in),
                       "b_ff": np.zeros(H)}
         P = self.Hr * self.read_len + self.Hw * self.write_len
-        params["W_head"] = rng.standard_normal((H, P)) / np.sqrt(H)
+        HL = self.HL
+        params["W_head"] = rng.standard_normal((HL, P)) / np.sqrt(HL)
         params["b_head"] = np.zeros(P)
-        out_in = H + self.Hr * M
+        out_in = HL + self.Hr * M
         params["W_y"] = rng.standard_normal((out_in, c["output_size"])) / np.sqrt(out_in)
         params["b_y"] = np.zeros(c["output_size"])
         params["w_init"] = np.zeros((self.Hr + self.Hw, N))
@@ -189,6 +201,8 @@ class NTMModel:
         if self.lstm:
             ctrl_state, h, ctrl_cache = lstm_step_forward(
                 ctrl_in, {"h": state["h"], "c": state["c"]}, params)
+            if self.L > 1:                                   # every layer's h: [h¹_t; h²_t; ...]
+                h = xp.concatenate(list(ctrl_state["h"]), axis=1)
         else:
             h = xp.tanh(ctrl_in @ params["W_ff"] + params["b_ff"])
             ctrl_state, ctrl_cache = {}, ctrl_in
@@ -217,7 +231,7 @@ class NTMModel:
     def step_backward(self, dout, dstate, cache):
         xp = array_module(dout)
         params, h, D = cache["params"], cache["h"], cache["D"]
-        B, H, M = dout.shape[0], self.H, self.M
+        B, H, M = dout.shape[0], self.HL, self.M
         dh = dout[:, :H]
         dr = dout[:, H:].reshape(B, self.Hr, M) + dstate["r"]           # r_t: the output and t+1
         # back through the read (2) and the read heads' addressing of M_t
@@ -238,8 +252,14 @@ class NTMModel:
         grads = {"W_head": h.T @ dz, "b_head": dz.sum(axis=0)}
         dh = dh + dz @ params["W_head"].T
         if self.lstm:
+            dstate_h = dstate["h"]
+            if self.L > 1:       # a lower layer's h_t feeds the heads and output as well as t+1
+                per_layer = dh.reshape(B, self.L, self.H).transpose(1, 0, 2)
+                dstate_h = dstate_h + per_layer
+                dstate_h[-1] = dstate["h"][-1]                          # the top's comes as dy
+                dh = per_layer[-1]
             dctrl_in, dctrl_state, gc = lstm_step_backward(
-                dh, {"h": dstate["h"], "c": dstate["c"]}, cache["ctrl"])
+                dh, {"h": dstate_h, "c": dstate["c"]}, cache["ctrl"])
             grads.update(gc)
         else:
             ctrl_in = cache["ctrl"]

@@ -170,7 +170,7 @@ def test_figures_for_each_ntm_task(task, tmp_path, capsys):
     assert sorted(os.listdir(out)) == sorted(f"{task}_{n}.png" for n in EXPECTED[task])
 
 
-def test_priority_sort_trains_the_papers_five_plus_five_heads(tmp_path):
+def test_priority_sort_trains_the_papers_five_plus_five_heads_and_two_layers(tmp_path):
     from ntm_scratch.checkpoint import load_checkpoint
     path = str(tmp_path / "p.npz")
     assert main(["priority-sort", "--hidden", "8", "--memory-rows", "10", "--memory-width", "4",
@@ -179,6 +179,7 @@ def test_priority_sort_trains_the_papers_five_plus_five_heads(tmp_path):
     meta = load_checkpoint(path)[2]
     assert meta["model"] == "ntm"
     assert (meta["model_config"]["read_heads"], meta["model_config"]["write_heads"]) == (5, 5)
+    assert meta["model_config"]["controller_layers"] == 2
     assert meta["optimizer"]["name"] == "rmsprop" and meta["train"]["batch_size"] == 2
 
 
@@ -298,6 +299,22 @@ def test_resuming_a_checkpoint_older_than_an_option_asks_for_its_value(tmp_path,
     assert "predates --curriculum" in capsys.readouterr().err
     assert main(["repeat-copy", "--resume", path, "--steps", "2", "--curriculum", "0"]) == 0
     assert load_checkpoint(path)[2]["task_config"]["curriculum"] == 0.0
+
+
+def test_a_checkpoint_older_than_the_controller_layers_option_resumes_with_one(tmp_path, capsys):
+    """Before --controller-layers an NTM controller had one layer, so such a checkpoint resumes
+    without the flag, and refuses a flag that says otherwise."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    path = str(tmp_path / "old.npz")
+    assert main(["copy", *TINY_NTM, "--steps", "1", "--checkpoint", path]) == 0
+    params, optim, meta = load_checkpoint(path)
+    meta["model_config"].pop("controller_layers")
+    save_checkpoint(path, params, optim, meta)
+    capsys.readouterr()
+    assert main(["copy", "--resume", path, "--steps", "2", "--controller-layers", "2"]) == 2
+    assert "controller_layers=1" in capsys.readouterr().err
+    assert main(["copy", "--resume", path, "--steps", "2"]) == 0
+    assert load_checkpoint(path)[2]["model_config"]["controller_layers"] == 1
 
 
 def test_table_qa_trains_evaluates_every_template_and_draws(tmp_path, capsys):

@@ -12,11 +12,11 @@ T, B, D, O = 6, 2, 4, 3
 
 
 def make(controller, memory_init="learned", read_heads=2, write_heads=2, shift_range=1, seed=0,
-         memory_rows=5):
+         memory_rows=5, controller_layers=1):
     r = np.random.default_rng(seed)
     model = NTMModel(D, O, hidden=6, controller=controller, memory_rows=memory_rows, memory_width=3,
                      read_heads=read_heads, write_heads=write_heads, shift_range=shift_range,
-                     memory_init=memory_init)
+                     memory_init=memory_init, controller_layers=controller_layers)
     params = model.init_params(r, np.float64)
     for k in params:                        # move every parameter off its initial value
         params[k] = params[k] + 0.3 * r.standard_normal(params[k].shape)
@@ -100,6 +100,29 @@ def test_unequal_heads_and_wrapping_shifts(controller, read_heads, write_heads, 
                                       memory_rows=memory_rows)
     errors = check_loss(loss, params, grads())
     assert max(errors.values()) < TOL, errors
+
+
+def test_a_two_layer_controller_whose_layers_all_feed_the_heads():
+    """Every parameter of a 2-layer LSTM controller (the priority-sort NTM's), whose lower
+    layer's h reaches the heads and the output directly as well as through the layer above."""
+    model, params, loss, grads = make("lstm", controller_layers=2)
+    assert params["W1"].shape == (6 + 6, 4 * 6) and params["W_head"].shape[0] == 2 * 6
+    assert params["W_y"].shape[0] == 2 * 6 + 2 * 3                  # [h¹; h²; r¹; r²]
+    errors = check_loss(loss, params, grads())
+    assert set(errors) == set(params) and max(errors.values()) < TOL, errors
+
+
+def test_the_priority_sort_ntm_has_about_the_papers_parameter_count():
+    """The paper's Table 1 gives 269,038 parameters for its priority-sort NTM (5 heads, a
+    2 × 100 LSTM controller, 128 × 20 memory). Reading "5 heads" as 5 read and 5 write heads and
+    "2 × 100" as two layers that both feed the heads comes within 4%; one layer gives half."""
+    def count(layers):
+        model = NTMModel(10, 8, hidden=100, controller_layers=layers, read_heads=5, write_heads=5)
+        return sum(v.size for v in model.init_params(np.random.default_rng(0)).values())
+    assert abs(count(2) / 269_038 - 1) < 0.04
+    assert count(1) < 0.55 * 269_038
+    with pytest.raises(ValueError, match="feed-forward"):
+        NTMModel(10, 8, controller="ff", controller_layers=2)
 
 
 def test_a_saved_model_keeps_its_memory_seed(tmp_path):
