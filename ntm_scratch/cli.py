@@ -294,6 +294,11 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--grad-noise", type=nonnegative_float,
                    help="η: add Gaussian noise of variance η/(1 + t)^0.55 to every gradient "
                         "(default 0: none)")
+    g.add_argument("--lr-drop-below", type=positive_float,
+                   help=_escaped(f"once an evaluation's {task_cls.metric} is below X, multiply "
+                                 f"the learning rate by --lr-drop, once (default: never)"))
+    g.add_argument("--lr-drop", type=positive_float,
+                   help="the factor of --lr-drop-below (default 0.1)")
     g.add_argument("--eval-every", type=positive_int, help="evaluate and checkpoint every K steps")
     g.add_argument("--eval-size", type=positive_int, help="fresh sequences per evaluation")
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")

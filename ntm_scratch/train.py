@@ -49,6 +49,8 @@ class TrainConfig:
     dtype: str = "float32"
     workers: int = 1            # processes sharing each batch (parallel.py; NumPy only)
     grad_noise: float = 0.0     # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient
+    lr_drop_below: float = None  # once an evaluation's metric is below this, the learning rate
+    lr_drop: float = 0.1         # is multiplied by lr_drop, once (None: never)
 
 
 def batch_to_device(batch, dtype):
@@ -164,6 +166,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         rng.bit_generator.state = meta["rng_state"]
         step, seqs, wall0 = meta["step"], meta["seqs"], meta["wall"]
         window = meta.get("log_window", {})             # the log line in progress
+    dropped = {"step": resume[2].get("lr_dropped_at") if resume else None}   # lr_drop_below
     t0 = time.monotonic()
     wall = lambda: wall0 + time.monotonic() - t0
     last_good = {"step": step if resume else None}
@@ -197,7 +200,13 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             stop(f"the evaluation loss became {ev['loss']} at step {step}")
         write({"kind": "eval", "step": step, "seqs": seqs, **ev, "wall": wall()})
         result["eval"] = ev
-        checkpoint({"eval": ev})
+        if cfg.lr_drop_below is not None and dropped["step"] is None \
+                and ev[task.metric] < cfg.lr_drop_below:     # the checkpoint keeps the new rate
+            optimizer.lr *= cfg.lr_drop
+            dropped["step"] = step
+            write({"kind": "event", "event": "lr_drop", "step": step, "seqs": seqs,
+                   "lr": optimizer.lr, "wall": wall(), task.metric: ev[task.metric]})
+        checkpoint({"eval": ev, "lr_dropped_at": dropped["step"]})
         if cfg.stop_below is not None and ev[task.metric] < cfg.stop_below:
             result["solved"] = True
             write({"kind": "event", "event": "solved", "step": step, "seqs": seqs,

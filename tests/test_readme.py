@@ -51,22 +51,26 @@ def test_every_shipped_model_is_named_whole_and_small_enough():
 
 
 def test_every_eval_and_figures_command_on_a_shipped_model_works(tmp_path, capsys):
-    """The README's `run.py eval` lines on shipped models run (on 2 sequences a row instead of
-    their count, to stay fast); its `run.py figures` lines name files that exist and flags the
-    command line takes."""
+    """The README's `run.py eval` and `run.py compare` lines on shipped models run (on 2
+    sequences a row instead of their count, to stay fast, and drawing nothing); its `run.py
+    figures` lines name files that exist and flags the command line takes."""
     from ntm_scratch.cli import build_parser, main
     commands = [c.split() for c in _commands(_readme())
-                if c.split()[0] in ("eval", "figures") and "checkpoints/" in c]
-    assert commands
+                if c.split()[0] in ("eval", "figures", "compare") and "checkpoints/" in c]
+    assert commands and any(argv[0] == "compare" for argv in commands)
     for argv in commands:
         args = build_parser().parse_args(argv)
-        for path in (args.checkpoint, getattr(args, "baseline", None)):
+        named = [getattr(args, "checkpoint", None), getattr(args, "baseline", None),
+                 *(getattr(args, "checkpoints", None) or [])]
+        for path in named:
             if path is not None and path.startswith("checkpoints/"):
                 assert os.path.isfile(os.path.join(ROOT, path)), argv
-        if argv[0] == "eval" and args.checkpoint.startswith("checkpoints/"):
+        shipped = all(p.startswith("checkpoints/") for p in named if p is not None)
+        if argv[0] in ("eval", "compare") and shipped:
             argv = [a for a in argv if a != "--json"]
-            if "--count" in argv:
-                argv = argv[:argv.index("--count")] + argv[argv.index("--count") + 2:]
+            for flag in ("--count", "--out"):             # 2 sequences a row; no figure here
+                if flag in argv:
+                    argv = argv[:argv.index(flag)] + argv[argv.index(flag) + 2:]
             paths = [os.path.join(ROOT, a) if a.startswith("checkpoints/") else a for a in argv]
             assert main([*paths, "--count", "2"]) == 0, argv
             capsys.readouterr()

@@ -271,3 +271,25 @@ def test_progress_lines_never_repeat_a_stale_training_mean(tmp_path):
     lines = [l for l in out.getvalue().splitlines() if l.startswith("step ") and "/" in l.split()[1]]
     with_means = [l.split()[1] for l in lines if " train " in l]
     assert with_means == ["20/40", "40/40"], lines
+
+
+def test_the_learning_rate_drops_once_below_the_threshold_and_a_resume_keeps_it(tmp_path, capsys):
+    """--lr-drop-below: the first evaluation under the threshold multiplies the rate by
+    --lr-drop, once; the checkpoint keeps the lower rate, and a resumed run neither restores
+    the old one nor drops again. A threshold never reached changes nothing."""
+    path = str(tmp_path / "run.npz")
+    assert main(["copy", *TINY, "--lr", "0.01", "--eval-every", "2", "--steps", "2",
+                 "--lr-drop-below", "1e9", "--lr-drop", "0.5", "--checkpoint", path]) == 0
+    meta = load_checkpoint(path)[2]
+    assert meta["optimizer"]["lr"] == pytest.approx(0.005) and meta["lr_dropped_at"] == 0
+    drops = [r for r in read_log(path[:-4] + ".jsonl") if r.get("event") == "lr_drop"]
+    assert [(d["step"], d["lr"]) for d in drops] == [(0, pytest.approx(0.005))]
+    assert main(["copy", "--resume", path, "--steps", "4"]) == 0
+    assert load_checkpoint(path)[2]["optimizer"]["lr"] == pytest.approx(0.005)
+    assert sum(r.get("event") == "lr_drop" for r in read_log(path[:-4] + ".jsonl")) == 1
+    never = str(tmp_path / "never.npz")
+    assert main(["copy", *TINY, "--lr", "0.01", "--eval-every", "2", "--steps", "2",
+                 "--lr-drop-below", "1e-9", "--checkpoint", never]) == 0
+    meta = load_checkpoint(never)[2]
+    assert meta["optimizer"]["lr"] == 0.01 and meta["lr_dropped_at"] is None
+    capsys.readouterr()
