@@ -183,6 +183,21 @@ def test_priority_sort_trains_the_papers_five_plus_five_heads_and_two_layers(tmp
     assert meta["optimizer"]["name"] == "rmsprop" and meta["train"]["batch_size"] == 2
 
 
+def test_repeat_copy_trains_the_whole_task_one_sequence_a_step(tmp_path):
+    """Repeat copy's NTM defaults: no curriculum, batch 1, RMSProp 1e-4, a drop to 3e-5 once
+    under 2 wrong bits, an evaluation every 1,000 sequences."""
+    from ntm_scratch.checkpoint import load_checkpoint
+    path = str(tmp_path / "r.npz")
+    assert main(["repeat-copy", "--hidden", "4", "--memory-rows", "6", "--memory-width", "3",
+                 "--max-length", "2", "--max-repeats", "2", "--eval-size", "2", "--steps", "1",
+                 "--checkpoint", path]) == 0
+    meta = load_checkpoint(path)[2]
+    assert meta["task_config"]["curriculum"] == 0
+    assert (meta["train"]["batch_size"], meta["train"]["eval_every"]) == (1, 1000)
+    assert (meta["train"]["lr_drop_below"], meta["train"]["lr_drop"]) == (2.0, 0.3)
+    assert meta["optimizer"]["name"] == "rmsprop" and meta["optimizer"]["lr"] == 1e-4
+
+
 @pytest.mark.parametrize("task,extra,expected", [
     ("reverse", ["--max-length", "4"],
      ["attention_additive", "learning_curves", "generalisation"]),

@@ -152,8 +152,10 @@ def test_repeat_copy_curriculum_stages():
     assert stages[1] == {"up_to_length": 6, "up_to_repeats": 6}
     assert stages[2] == stages[3] == {"up_to_length": 10, "up_to_repeats": 10}
     assert RepeatCopyTask(curriculum=0, batch_lengths="mixed").training_kwargs(0) == {}
-    assert RepeatCopyTask().training_kwargs(75000) == {"up_to_length": 6, "up_to_repeats": 6}
-    assert RepeatCopyTask(batch_lengths="one").training_kwargs(75000) == {
+    assert RepeatCopyTask().training_kwargs(75000) == {}             # the default: none
+    assert RepeatCopyTask(curriculum=150).training_kwargs(75000) == {"up_to_length": 6,
+                                                                      "up_to_repeats": 6}
+    assert RepeatCopyTask(curriculum=150, batch_lengths="one").training_kwargs(75000) == {
         "up_to_length": 6, "up_to_repeats": 6, "one_size": True}
     batch = task.sample(np.random.default_rng(0), 64, **stages[0])
     L = np.argmax(batch.x[:, :, 8], axis=0)                          # the delimiter's step
