@@ -106,8 +106,8 @@ def print_table(rows, task, name, values, count):
 
 def draw(rows, task, name, values, count, paths, out):
     """The metric (for bit tasks, the share of wrong bits) against the varied setting: each
-    group's mean and the band from its lowest to its highest run; an NTM's memory size, where
-    the setting is a length, as a dotted line in the group's colour."""
+    group's mean, thick, and each of its runs, thin; an NTM's memory size, where the setting is
+    a length, as a dotted line in the group's colour."""
     from .figures import _save, plt
     fig, ax = plt.subplots(figsize=(8, 4.8))
     share = all("scored_bits" in p for r in rows for p in r["points"])
@@ -116,13 +116,14 @@ def draw(rows, task, name, values, count, paths, out):
         ax.axvspan(0, train_max, color="0.9", label=f"training range (≤ {train_max})")
     for r in rows:
         scale = [100 / p["scored_bits"] if share else 1.0 for p in r["points"]]
-        mean, lo, hi = ([p[k] * s for p, s in zip(r["points"], scale)]
-                        for k in ("mean", "min", "max"))
+        mean = [p["mean"] * s for p, s in zip(r["points"], scale)]
         n = len(r["seeds"])
-        line, = ax.plot(values, mean, marker="o", markersize=3,
-                        label=f"{r['label']}, {n} run{'s' if n > 1 else ''}")
-        if n > 1:
-            ax.fill_between(values, lo, hi, color=line.get_color(), alpha=0.2)
+        line, = ax.plot(values, mean, marker="o", markersize=3, lw=2,
+                        label=f"{r['label']}: " + (f"mean of {n} runs" if n > 1 else "1 run"))
+        if n > 1:                                       # and each run, thin
+            for i in range(n):
+                ax.plot(values, [p["each"][i] * s for p, s in zip(r["points"], scale)],
+                        color=line.get_color(), lw=0.8, alpha=0.45)
         rows_n = r["model_config"].get("memory_rows")
         if rows_n is not None and name == "length" and rows_n <= max(values):
             ax.axvline(rows_n, color=line.get_color(), linestyle=":", lw=1)
@@ -135,7 +136,7 @@ def draw(rows, task, name, values, count, paths, out):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{task.name}: {count} fresh sequences per point, the same for every model "
-                 "(band: lowest to highest run)", fontsize=9)
+                 "(thin: each run)", fontsize=9)
     _save(fig, paths, out)
     return out
 
