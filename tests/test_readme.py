@@ -39,11 +39,10 @@ def test_every_shipped_model_is_named_whole_and_small_enough():
     folder = os.path.join(ROOT, "checkpoints")
     shipped = sorted(os.path.relpath(os.path.join(d, f), folder)
                      for d, _, files in os.walk(folder) for f in files if f.endswith(".npz"))
-    named = set(re.findall(r"checkpoints/([a-z0-9/-]+\.npz)", text))
-    for pattern in re.findall(r"checkpoints/([a-z0-9/-]*nN-sS\.npz)", text):   # a family of files
-        named.discard(pattern)
-        named |= {pattern.replace("nN-sS", f"n{n}-s{s}") for n in (128, 256, 512)
-                  for s in (0, 1, 2)}
+    named = set(re.findall(r"checkpoints/([a-z0-9/-]+\.npz)", text))     # (no capitals: no family)
+    for pattern in re.findall(r"checkpoints/([a-zA-Z0-9/-]*-sS\.npz)", text):   # a family:
+        named |= {pattern.replace("nN", f"n{n}").replace("sS", f"s{s}")      # N = 128, 256, 512
+                  for n in (128, 256, 512) for s in (0, 1, 2)}              # S = 0, 1, 2
     assert shipped == sorted(named)
     total = 0
     for name in shipped:
