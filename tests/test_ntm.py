@@ -108,8 +108,14 @@ def test_a_two_layer_controller_whose_layers_all_feed_the_heads():
     model, params, loss, grads = make("lstm", controller_layers=2)
     assert params["W1"].shape == (6 + 6, 4 * 6) and params["W_head"].shape[0] == 2 * 6
     assert params["W_y"].shape[0] == 2 * 6 + 2 * 3                  # [h¹; h²; r¹; r²]
-    errors = check_loss(loss, params, grads())
-    assert set(errors) == set(params) and max(errors.values()) < TOL, errors
+    g = grads()
+    assert set(g) == set(params)
+    # element by element where the second layer enters (its weights and both layers' initial
+    # states, whose gradients pass through the heads' share of each layer); every parameter
+    # along random directions
+    errors = check_loss(loss, params, g, ["W1", "b1", "h_init", "c_init"])
+    assert max(errors.values()) < TOL, errors
+    assert directional_check(loss, params, g, trials=4) < TOL
 
 
 def test_the_priority_sort_ntm_has_about_the_papers_parameter_count():
