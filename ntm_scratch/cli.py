@@ -23,7 +23,7 @@ import os
 import sys
 import time
 import zlib
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 from . import backend
 from .act import ACTModel
@@ -385,7 +385,9 @@ def _default_settings(task_cls, model_cls):
 def _train_settings(args, task_cls, model_cls, meta):
     train_values, opt_values = _default_settings(task_cls, model_cls)
     if meta is not None:                         # (keys this version does not know are ignored)
-        train_values.update({k: v for k, v in meta["train"].items() if k in train_values})
+        legacy = asdict(TrainConfig())           # a run saved before a setting existed keeps
+        train_values.update({k: meta["train"].get(k, legacy[k]) for k in train_values})  # its
+                                                 # behaviour: that setting's plain default
         opt_values.update({k: v for k, v in meta["optimizer"].items() if k in opt_values})
         train_values["workers"] = None           # a runtime choice, not the run's: ask again
     for f in fields(TrainConfig):
@@ -408,6 +410,12 @@ def _train_settings(args, task_cls, model_cls, meta):
             raise CLIError(f"the checkpoint was trained with {meta['optimizer']['name']}; "
                            f"--optimizer {args.optimizer} cannot resume it")
         opt_values["name"] = args.optimizer
+    if args.lr_drop is not None and train_values["lr_drop_below"] is None:
+        raise CLIError("--lr-drop is the factor of --lr-drop-below; give that too")
+    if meta is not None and meta.get("lr_dropped_at") is not None and (
+            args.lr_drop_below is not None or args.lr_drop is not None):
+        raise CLIError(f"this run's learning rate already dropped at step "
+                       f"{meta['lr_dropped_at']}; it drops only once (pass --lr to set it)")
     return TrainConfig(**train_values), opt_values
 
 
@@ -508,6 +516,9 @@ def cmd_train(args):
                                    meta["model_config"] if meta else None,
                                    task_cls.model_defaults.get(model_name),
                                    getattr(model_cls, "predates", None))
+    if hasattr(model_cls, "settle_defaults") and meta is None:
+        model_cls.settle_defaults(model_config, given={o[0] for o in model_cls.options
+                                                       if getattr(args, o[0], None) is not None})
     cfg, opt_values = _train_settings(args, task_cls, model_cls, meta)
 
     _use_backend(args)
@@ -739,6 +750,12 @@ def cmd_compare(args):
             task.sample(np.random.default_rng(0), 1, **{name: value})
         except ValueError as exc:
             raise CLIError(f"{args.task}: {exc}") from None
+    for path in (args.json, args.out):                 # before the evaluation, which is long
+        if path is not None:
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK) or os.path.isdir(path):
+                raise CLIError(f"{path}: cannot be written")
     rows = compare.compare(runs, args.checkpoints, name, values, args.count, args.seed)
     compare.print_table(rows, task, name, values, args.count)
     if args.json is not None:

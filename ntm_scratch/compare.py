@@ -6,40 +6,54 @@ their seed gathered into one line of the table and one curve of the figure.
         --count 32 --out figures/copy_length_limit.png --json results.json
 
 Every model sees the very same sequences at each value (they are drawn once, from
-default_rng([seed, value])). A bit task's rows also give the share of the scored output bits
+default_rng([seed, value]), a text value by its CRC-32, as `run.py eval` draws them). A bit task's rows also give the share of the scored output bits
 that are wrong, which is what makes different lengths comparable: 50% is chance.
 """
 import json
 import os
+import zlib
+from dataclasses import asdict
 
 import numpy as np
 
 from . import backend
-from .train import batch_to_device
+from .train import TrainConfig, batch_to_device
 
-SEED_KEYS = ("memory_seed",)          # configuration entries that only seed a run
-
-
-def describe_run(meta):
-    """What identifies a run apart from its seed: the model, its settings, the task's."""
-    model = {k: v for k, v in meta["model_config"].items() if k not in SEED_KEYS}
-    return {"model": meta["model"], **{f"model.{k}": v for k, v in model.items()},
-            **{f"task.{k}": v for k, v in meta["task_config"].items()}}
+SEED_KEYS = ("memory_seed",)          # model settings that only seed a run
+NOT_THE_RUN = ("seed", "steps", "workers", "eval_every", "eval_size", "log_every", "stop_below")
 
 
-def group_runs(metas):
+def describe_run(run):
+    """What identifies a run apart from its seed and its length: the model and all its settings
+    (as rebuilt, so an option added since the run was saved shows its value), the training
+    settings and the optimiser's, with the learning rate it started from. (The task's settings
+    are the same for every run compared.)"""
+    _, model, _, meta = run
+    described = {"model": meta["model"]}
+    described.update({f"model.{k}": v for k, v in model.config.items() if k not in SEED_KEYS})
+    saved = {**asdict(TrainConfig()), **meta["train"]}  # a setting added since: its default
+    train = {k: v for k, v in saved.items() if k not in NOT_THE_RUN}
+    optimizer = dict(meta["optimizer"])
+    if meta.get("lr_dropped_at") is not None:           # the rate it started from
+        optimizer["lr"] = optimizer["lr"] / train.get("lr_drop", 1.0)
+    described.update({f"train.{k}": v for k, v in train.items()})
+    described.update({f"optimizer.{k}": v for k, v in optimizer.items()})
+    return described
+
+
+def group_runs(runs):
     """Indices of runs with the same configuration, in first-seen order, and each group's label:
-    the model's name and the settings in which runs that have them differ."""
-    described = [describe_run(m) for m in metas]
-    keys = sorted({k for d in described for k in d} - {"model"})
-    varying = [k for k in keys if len({repr(d[k]) for d in described if k in d}) > 1]
+    the model's name and the settings in which the runs of that model differ."""
+    described = [describe_run(r) for r in runs]
     groups = {}
     for i, d in enumerate(described):
         groups.setdefault(json.dumps(d, sort_keys=True), []).append(i)
     labelled = []
     for members in groups.values():
         d = described[members[0]]
-        shown = [f"{k.split('.', 1)[1].replace('_', ' ')} {d[k]}" for k in varying if k in d]
+        same_model = [e for e in described if e["model"] == d["model"]]
+        shown = [f"{k.split('.', 1)[1].replace('_', ' ')} {d[k]}" for k in sorted(d)
+                 if k != "model" and len({repr(e.get(k)) for e in same_model}) > 1]
         labelled.append((members, ", ".join([d["model"].upper(), *shown])))
     return labelled
 
@@ -52,11 +66,12 @@ def evaluate_on_same_data(runs, name, values, count, seed, batch_size=32):
     metric = np.zeros((len(runs), len(values)))
     scored = []
     for j, value in enumerate(values):
-        rng = np.random.default_rng([seed, int(value)])
+        key = value if isinstance(value, int) else zlib.crc32(str(value).encode())
+        rng = np.random.default_rng([seed, key])
         seen, bits = 0, 0.0
         while seen < count:
             b = min(batch_size, count - seen)
-            batch = task.sample(rng, b, **{name: value})
+            batch = task.sample(rng, b, **{**task.eval_kwargs, name: value})
             bits += float(batch.mask.sum()) * task.output_size
             for i, (_, model, params, _) in enumerate(runs):
                 dtype = params[next(iter(params))].dtype
@@ -76,11 +91,11 @@ def compare(runs, paths, name, values, count, seed):
     metric, scored = evaluate_on_same_data(runs, name, values, count, seed)
     bit_task = task.metric == "cost"
     rows = []
-    for members, label in group_runs([r[3] for r in runs]):
+    for members, label in group_runs(runs):
         m = metric[members]
         first = runs[members[0]][3]
         rows.append({
-            "label": label, "model": first["model"], "model_config": first["model_config"],
+            "label": label, "model": first["model"], "model_config": runs[members[0]][1].config,
             "checkpoints": [paths[i] for i in members],
             "seeds": [runs[i][3]["train"]["seed"] for i in members],
             "sequences": [runs[i][3]["seqs"] for i in members],
@@ -111,7 +126,11 @@ def draw(rows, task, name, values, count, paths, out):
     from .figures import _save, plt
     fig, ax = plt.subplots(figsize=(8, 4.8))
     share = all("scored_bits" in p for r in rows for p in r["points"])
-    train_max = {n: m for n, _, m in task.generalisation}.get(name)
+    train_max = task.config.get(f"max_{name}",          # the runs' own longest, else the task's
+                                {n: m for n, _, m in task.generalisation}.get(name))
+    numeric = all(isinstance(v, (int, float)) for v in values)
+    if not numeric:
+        train_max = None
     if train_max is not None:
         ax.axvspan(0, train_max, color="0.9", label=f"training range (≤ {train_max})")
     for r in rows:
@@ -130,9 +149,11 @@ def draw(rows, task, name, values, count, paths, out):
     ax.set_xlabel(name + ("  (dotted: the NTM's memory rows)" if name == "length" else ""))
     ax.set_ylabel("% of output bits wrong" if share else task.metric_label)
     if share:
-        ax.set_ylim(0, 55)
+        top = max(p["max"] * 100 / p["scored_bits"] for r in rows for p in r["points"])
+        ax.set_ylim(0, max(55, top + 5))
         ax.axhline(50, color="0.5", lw=0.8, linestyle="--", label="chance")
-    ax.set_xlim(0, max(values) * 1.02)
+    if numeric:
+        ax.set_xlim(0, max(values) * 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(f"{task.name}: {count} fresh sequences per point, the same for every model "

@@ -102,6 +102,13 @@ class NTMModel:
 
     predates = {"controller_layers": 1}    # what checkpoints older than an option were made with
 
+    @staticmethod
+    def settle_defaults(config, given):
+        """A task's default of several controller layers (priority sort's) is for the LSTM
+        controller; with `--controller ff` and no --controller-layers, one."""
+        if config["controller"] == "ff" and "controller_layers" not in given:
+            config["controller_layers"] = 1
+
     def __init__(self, input_size, output_size, hidden=100, controller="lstm", controller_layers=1,
                  memory_rows=128, memory_width=20, read_heads=1, write_heads=1, shift_range=1,
                  memory_init="constant", memory_seed=0, initial_weighting="row0"):

@@ -84,6 +84,41 @@ def test_compare_bad_arguments(checkpoints, tmp_path, capsys):
     assert "different versions of the task" in capsys.readouterr().err
     assert main(["compare", "parity", "--checkpoints", ntm]) == 2
     assert "not parity" in capsys.readouterr().err
+    assert main(["compare", "copy", "--checkpoints", ntm, "--json", str(tmp_path)]) == 2
+    assert "cannot be written" in capsys.readouterr().err         # said before evaluating
+
+
+def test_compare_groups_an_older_checkpoint_with_its_like_and_varies_text_settings(
+        checkpoints, tmp_path, capsys):
+    """A checkpoint saved before an option existed (here --controller-layers) groups with a
+    new one of the same settings; a setting whose values are words (dates' split) works, and
+    a value the task cannot make is one line."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    ntm, _ = checkpoints
+    old = str(tmp_path / "old.npz")
+    params, optim, meta = load_checkpoint(ntm)
+    meta["model_config"].pop("controller_layers")
+    for key in ("lr_drop_below", "lr_drop"):
+        meta["train"].pop(key)
+    save_checkpoint(old, params, optim, meta)
+    out = str(tmp_path / "c.json")
+    assert main(["compare", "copy", "--checkpoints", ntm, old, "--lengths", "3", "--count", "2",
+                 "--json", out]) == 0
+    groups = json.load(open(out))["groups"]
+    assert len(groups) == 1 and groups[0]["points"][0]["min"] == groups[0]["points"][0]["max"]
+    dates = str(tmp_path / "dates.npz")
+    assert main(["dates", "--hidden", "4", "--embed", "3", "--batch-size", "2", "--eval-size", "2",
+                 "--steps", "1", "--checkpoint", dates]) == 0
+    capsys.readouterr()
+    assert main(["compare", "dates", "--checkpoints", dates, "--count", "2"]) == 0
+    assert "split valid" in capsys.readouterr().out
+    parity = str(tmp_path / "parity.npz")
+    assert main(["parity", "--bits", "4", "--hidden", "4", "--batch-size", "2", "--eval-size",
+                 "2", "--steps", "1", "--checkpoint", parity]) == 0
+    capsys.readouterr()
+    assert main(["compare", "parity", "--checkpoints", parity, "--nonzero", "9"]) == 2
+    err = capsys.readouterr().err                           # 9 of 4 bits: the task says no
+    assert len(err.strip().splitlines()) == 1 and "parity" in err
 
 
 def test_figures_are_drawn_for_both_models(checkpoints, tmp_path, capsys):
@@ -180,7 +215,28 @@ def test_priority_sort_trains_the_papers_five_plus_five_heads_and_two_layers(tmp
     assert meta["model"] == "ntm"
     assert (meta["model_config"]["read_heads"], meta["model_config"]["write_heads"]) == (5, 5)
     assert meta["model_config"]["controller_layers"] == 2
+    ff = str(tmp_path / "ff.npz")                 # the two layers are the LSTM controller's
+    assert main(["priority-sort", "--controller", "ff", "--hidden", "8", "--memory-rows", "10",
+                 "--memory-width", "4", "--items", "4", "--outputs", "2", "--batch-size", "2",
+                 "--eval-size", "2", "--steps", "1", "--checkpoint", ff]) == 0
+    assert load_checkpoint(ff)[2]["model_config"]["controller_layers"] == 1
     assert meta["optimizer"]["name"] == "rmsprop" and meta["train"]["batch_size"] == 2
+
+
+def test_a_run_saved_before_the_learning_rate_drop_existed_resumes_without_one(tmp_path):
+    """Repeat copy's NTM drops its rate by default now; a run saved before that option existed
+    goes on as it was configured, without a drop."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    path = str(tmp_path / "old.npz")
+    assert main(["repeat-copy", "--hidden", "4", "--memory-rows", "6", "--memory-width", "3",
+                 "--max-length", "2", "--max-repeats", "2", "--eval-size", "2", "--steps", "1",
+                 "--checkpoint", path]) == 0
+    params, optim, meta = load_checkpoint(path)
+    for key in ("lr_drop_below", "lr_drop"):
+        meta["train"].pop(key)
+    save_checkpoint(path, params, optim, meta)
+    assert main(["repeat-copy", "--resume", path, "--steps", "2"]) == 0
+    assert load_checkpoint(path)[2]["train"]["lr_drop_below"] is None
 
 
 def test_repeat_copy_trains_the_whole_task_one_sequence_a_step(tmp_path):

@@ -293,3 +293,8 @@ def test_the_learning_rate_drops_once_below_the_threshold_and_a_resume_keeps_it(
     meta = load_checkpoint(never)[2]
     assert meta["optimizer"]["lr"] == 0.01 and meta["lr_dropped_at"] is None
     capsys.readouterr()
+    # refused rather than ignored: a factor with no threshold, a second drop after the first
+    assert main(["copy", *TINY, "--steps", "1", "--lr-drop", "0.5",
+                 "--checkpoint", str(tmp_path / "x.npz")]) == 2
+    assert main(["copy", "--resume", path, "--steps", "6", "--lr-drop-below", "5"]) == 2
+    assert "already dropped at step 0" in capsys.readouterr().err
