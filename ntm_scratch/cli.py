@@ -22,7 +22,6 @@ import math
 import os
 import sys
 import time
-import zlib
 from dataclasses import asdict, fields
 
 from . import backend
@@ -648,7 +647,7 @@ def _use_backend(args):
 
 def cmd_eval(args):
     import numpy as np
-    from .train import shown_metrics, evaluate
+    from .train import data_key, evaluate, shown_metrics
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
     given = _varied_settings(args, task, args.task)
@@ -672,9 +671,7 @@ def cmd_eval(args):
     columns, records = None, []
     for value, kwargs in rows:
         try:
-            key = (0 if value is None else value if isinstance(value, int)    # a row's own data
-                   else zlib.crc32(str(value).encode()))
-            ev = evaluate(task, model, params, np.random.default_rng([args.seed, key]),
+            ev = evaluate(task, model, params, np.random.default_rng([args.seed, data_key(value)]),
                           args.count, **kwargs)
         except ValueError as exc:                       # a size the task cannot make
             raise CLIError(str(exc)) from None

@@ -11,13 +11,12 @@ that are wrong, which is what makes different lengths comparable: 50% is chance.
 """
 import json
 import os
-import zlib
 from dataclasses import asdict
 
 import numpy as np
 
 from . import backend
-from .train import TrainConfig, batch_to_device
+from .train import TrainConfig, batch_to_device, data_key
 
 SEED_KEYS = ("memory_seed",)          # model settings that only seed a run
 NOT_THE_RUN = ("seed", "steps", "workers", "eval_every", "eval_size", "log_every", "stop_below")
@@ -66,8 +65,7 @@ def evaluate_on_same_data(runs, name, values, count, seed, batch_size=32):
     metric = np.zeros((len(runs), len(values)))
     scored = []
     for j, value in enumerate(values):
-        key = value if isinstance(value, int) else zlib.crc32(str(value).encode())
-        rng = np.random.default_rng([seed, key])
+        rng = np.random.default_rng([seed, data_key(value)])
         seen, bits = 0, 0.0
         while seen < count:
             b = min(batch_size, count - seen)

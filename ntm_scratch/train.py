@@ -15,13 +15,14 @@ The metrics log is JSON lines, appended to and flushed line by line:
     {"kind": "train", "step", "seqs", "loss", <task metrics>, "wall"}   means over the log_every
                                                      steps ending at a multiple of log_every
     {"kind": "eval",  "step", "seqs", "loss", <task metrics>, "wall"}   on fresh sequences
-    {"kind": "event", "event": "start" | "resume" | "solved" | "nan" | "done", "step", ...}
+    {"kind": "event", "event": "start" | "resume" | "solved" | "lr_drop" | "nan" | "done", "step", ...}
 """
 import json
 import math
 import os
 import sys
 import time
+import zlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -85,6 +86,15 @@ def evaluate(task, model, params, rng, n, batch_size=64, **sample_kwargs):
             totals[k] = totals.get(k, 0.0) + backend.scalar(v) * b
         seen += b
     return {k: v / n for k, v in totals.items()}
+
+
+def data_key(value):
+    """The integer that seeds a row's test sequences (with --seed) in `run.py eval` and
+    `run.py compare`: the setting itself if it is a whole number, else its text's CRC-32
+    (None, the training distribution: 0)."""
+    if value is None:
+        return 0
+    return value if isinstance(value, int) else zlib.crc32(str(value).encode())
 
 
 def shown_metrics(task, metrics):
