@@ -460,7 +460,6 @@ def _checkpoint_path(args, task, model, seed):
 def _never_checkpointed(log_path):
     """Whether a log is that of a run stopped (killed) before its first checkpoint: it holds
     nothing but start events, which a new run of the same name may replace."""
-    import json
     try:
         with open(log_path) as f:
             lines = f.read().splitlines()
@@ -685,14 +684,12 @@ def cmd_eval(args):
               " ".join(f"{ev[c]:>12.3f}" if c in ev else f"{'-':>12}" for c in columns),
               flush=True)
     if args.json:
-        import json
         print(json.dumps({"task": args.task, "model": meta["model"], "step": meta["step"],
                           "sequences": meta["seqs"], "rows": records}))
     return 0
 
 
 def cmd_bench(args):
-    import json
     from .bench import FAMILIES, run_bench
     _use_backend(args)
     tasks = _tasks()
@@ -759,7 +756,6 @@ def cmd_compare(args):
         compare.write_json(args.json, rows, task, name, values, args.count, args.seed)
         print(args.json)
     if args.out is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         print(compare.draw(rows, task, name, values, args.count, args.checkpoints, args.out))
     return 0
 

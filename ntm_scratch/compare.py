@@ -10,7 +10,6 @@ default_rng([seed, value]), a text value by its CRC-32, as `run.py eval` draws t
 that are wrong, which is what makes different lengths comparable: 50% is chance.
 """
 import json
-import os
 from dataclasses import asdict
 
 import numpy as np
@@ -161,7 +160,6 @@ def draw(rows, task, name, values, count, paths, out):
 
 
 def write_json(path, rows, task, name, values, count, seed):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
+    with open(path, "w") as f:                          # its folder: made by run.py compare
         json.dump({"task": task.name, "metric": task.metric, "varied": name, "values": values,
                    "count": count, "seed": seed, "groups": rows}, f, indent=1)
