@@ -121,6 +121,15 @@ def path_arg(text):
     return text
 
 
+def scheduler_address(text):
+    """A Dask scheduler's address: tcp://HOST:PORT or tls://HOST:PORT (HOST:PORT means tcp)."""
+    import re
+    if not re.fullmatch(r"((tcp|tls)://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}", text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a scheduler's address, tcp://HOST:PORT, "
+                                         f"got {text!r}")
+    return text.strip()
+
+
 def _flag(name):
     return "--" + name.replace("_", "-")
 
@@ -195,21 +204,34 @@ def build_parser():
                    help="store the parameters in float16 (half the size; they are cast back "
                         "to the training dtype when loaded)")
 
-    p = sub.add_parser("sweep", help="train an ACT task for several τ and seeds, one process per "
-                                     "core, with the no-ACT baseline; then compare and plot")
-    p.add_argument("task", choices=[n for n, t in tasks.items() if "act" in t.models])
-    p.add_argument("--taus", type=tau_list, required=True, help="comma-separated values of τ")
+    p = sub.add_parser("sweep", help="train a task over a grid of settings and seeds on Dask "
+                                     "(a local cluster or --scheduler); then compare and plot")
+    p.add_argument("task", choices=list(tasks))
+    p.add_argument("--grid", metavar="KEY=V1,V2", action="append", default=[],
+                   help="a training or model flag and its values (e.g. lr=0.001,0.003 or "
+                        "tau=0.001,0.01); repeat for more axes: every combination is trained")
     p.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds")
-    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
-                   help="runs at a time (default: one per core)")
     p.add_argument("--dir", metavar="DIR", type=path_arg,
-                   help="where the runs go (default runs/sweep-TASK)")
+                   help="where the runs go (default runs/sweep-TASK); on a cluster, a folder "
+                        "every worker reaches at the same path")
+    p.add_argument("--scheduler", metavar="ADDRESS", type=scheduler_address,
+                   help="the Dask scheduler to run on (tcp://HOST:PORT); default: a local "
+                        "cluster of --jobs workers")
+    p.add_argument("--jobs", type=positive_int, default=usable_cores(),
+                   help="the local cluster's workers, runs at a time (default: one per core)")
+    p.add_argument("--halving", action="store_true",
+                   help="successive halving: train all for steps/eta^(rungs-1), keep the best "
+                        "1/eta of the configurations, and so on up to the full steps")
+    p.add_argument("--eta", type=_number(int, "an integer >= 2", lambda v: v >= 2), default=3,
+                   help="--halving keeps the best 1/eta at each rung (default 3)")
+    p.add_argument("--rungs", type=positive_int, default=3,
+                   help="--halving's number of rungs (default 3)")
     p.add_argument("--out", metavar="DIR", type=path_arg,
                    help="where the figures go (default: the sweep's --dir)")
     p.add_argument("--count", type=positive_int, default=2048,
                    help="fresh sequences to evaluate each run on")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
-    p.epilog = ("Any other flag is a training flag, passed to every run (e.g. --bits 16 "
+    p.epilog = ("Any other flag is a training or model flag, passed to every run (e.g. --bits 16 "
                 "--steps 5000).")
 
     p = sub.add_parser("bench", help="training throughput of every model family at several "
@@ -411,8 +433,9 @@ def _train_settings(args, task_cls, model_cls, meta):
         opt_values["name"] = args.optimizer
     if args.lr_drop is not None and train_values["lr_drop_below"] is None:
         raise CLIError("--lr-drop is the factor of --lr-drop-below; give that too")
-    if meta is not None and meta.get("lr_dropped_at") is not None and (
-            args.lr_drop_below is not None or args.lr_drop is not None):
+    if meta is not None and meta.get("lr_dropped_at") is not None and any(
+            getattr(args, k) not in (None, meta["train"].get(k)) for k in ("lr_drop_below",
+                                                                          "lr_drop")):
         raise CLIError(f"this run's learning rate already dropped at step "
                        f"{meta['lr_dropped_at']}; it drops only once (pass --lr to set it)")
     return TrainConfig(**train_values), opt_values
@@ -772,46 +795,136 @@ def cmd_figures(args):
     return 0
 
 
-SWEEP_SETS = ("--tau", "--seed", "--checkpoint", "--resume", "--max-ponder", "--model")
+SWEEP_SETS = ("seed", "checkpoint", "resume")
+
+
+def _sweep_runs(args, extra, out_dir):
+    """The sweep's runs (dicts: name, config, seed, path, argv, resume_argv, steps), every one's flags
+    parsed here first, so that a bad flag or value fails once, before anything starts."""
+    from .sweep import parse_grid, plan, run_argv, run_name
+    try:
+        grid = parse_grid(args.grid)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    given = {flag.split("=")[0].lstrip("-") for flag in extra if flag.startswith("--")}
+    for key in [*given, *grid]:
+        if key in SWEEP_SETS:
+            raise CLIError(f"run.py sweep sets --{key} itself for every run")
+        if key == "steps" and key in grid:
+            raise CLIError("--steps is the sweep's budget, not a grid axis")
+    both = sorted(given & set(grid))
+    if both:
+        raise CLIError(f"--{both[0]} is both a flag and a grid axis")
+    task_cls = _tasks()[args.task]
+    parser = build_parser()
+    model = parser.parse_args([args.task, *extra]).model or task_cls.default_model
+    act_baseline = model == "act" and "tau" in grid and "max-ponder" not in given | set(grid)
+    runs = []
+    for config in plan(grid, args.seeds, act_baseline):
+        for seed in args.seeds:
+            argv = run_argv(args.task, config, seed, extra)
+            if args.backend is not None:                      # the runs train there too
+                argv += ["--backend", args.backend]
+            train_args = parser.parse_args(argv)
+            model_cls = MODELS[train_args.model or task_cls.default_model]
+            steps = train_args.steps or _default_settings(task_cls, model_cls)[0]["steps"]
+            name = run_name(config, seed)
+            resume = [args.task, "--workers", str(train_args.workers or 1), "--threads",
+                      str(train_args.threads)]
+            if train_args.backend is not None:
+                resume += ["--backend", train_args.backend]
+            runs.append({"name": name, "config": config, "seed": seed, "argv": argv,
+                         "resume_argv": resume, "steps": steps,
+                         "path": os.path.join(out_dir, name + ".npz")})
+    return runs
 
 
 def cmd_sweep(args, extra):
-    from .figures_act import draw_sweep_figures
-    from .sweep import BASELINE, evaluate_all, run_all, run_name
-    for flag in extra:
-        if flag.split("=")[0] in SWEEP_SETS:
-            raise CLIError(f"run.py sweep sets {flag.split('=')[0]} itself for every run")
-    train_args = build_parser().parse_args([args.task, *extra])     # bad flags fail here, once
-    _use_backend(args)
-    out_dir = args.dir or os.path.join("runs", f"sweep-{args.task}")
-    steps = train_args.steps
-    if steps is None:
-        task_cls = _tasks()[args.task]
-        steps = _default_settings(task_cls, MODELS[task_cls.default_model])[0]["steps"]
-    if args.backend is not None:                                    # the runs train there too
-        extra = [*extra, "--backend", args.backend]
-    status = run_all(args.task, args.taus, args.seeds, extra, out_dir, args.jobs, steps)
-    failed = [name for name, code in status.items() if code != 0]
-    rows, loaded = evaluate_all(args.task, args.taus, args.seeds, out_dir, args.count,
-                                _load_trained, status)
-    metric = _tasks()[args.task].metric
-    print(f"{'run':>18} {'sequences':>10} {metric:>10} {'ponder':>8}")
-    for r in rows:
-        ponder = "-" if r["tau"] == BASELINE or r["ponder"] is None else f"{r['ponder']:.2f}"
-        print(f"{run_name(r['tau'], r['seed']):>18} {r['seqs']:>10,} {r[metric]:>10.2f} "
-              f"{ponder:>8}")
-    if failed:                                   # no figure from part of a sweep
-        raise TrainingError(f"{len(failed)} run(s) failed: {', '.join(failed)}; see their .out "
-                            f"files in {out_dir}; no figures drawn")
-    first = args.seeds[0]
-    runs = [(loaded[r["path"]], r["path"]) for r in rows
-            if r["seed"] == first and r["tau"] != BASELINE]
+    from .sweep import config_name, run_sweep, sigterm_as_ctrl_c, start_client
+    out_dir = os.path.abspath(args.dir or os.path.join("runs", f"sweep-{args.task}"))
+    runs = _sweep_runs(args, extra, out_dir)
+    if args.halving and len({r["steps"] for r in runs}) > 1:
+        raise CLIError("--halving needs one --steps for every run")
+    task_cls = _tasks()[args.task]
+    metric = task_cls.metric
+    rungs = args.rungs if args.halving else 1
+    os.makedirs(out_dir, exist_ok=True)
+    print(f"sweep: {len(runs)} run(s) in {out_dir}, on "
+          f"{args.scheduler or f'a local cluster of {args.jobs} worker(s)'}", flush=True)
+    try:
+        client, cluster = start_client(args.scheduler, args.jobs)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CLIError(f"cannot reach the Dask scheduler {args.scheduler}: "
+                       f"{' '.join(str(exc).split())[:200]}") from None
+    try:
+        with sigterm_as_ctrl_c():
+            run_sweep(client, runs, rungs, args.eta, args.task, metric, args.count,
+                      os.path.join(out_dir, "halving.json"))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    summary = _sweep_summary(args, runs, metric, rungs)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"{'configuration':<32} {'seeds':>5} {'step':>9} {metric + ' mean':>12} {'spread':>8}"
+          f"  best run")
+    for c in summary["configs"]:
+        if c["mean"] is None:
+            continue
+        stopped = "  (stopped by halving)" if c["stopped_at"] else ""
+        print(f"{config_name(c['config']):<32} {c['evaluated']:>5} {c['step']:>9,} "
+              f"{c['mean']:>12.4g} {c['std']:>8.3g}  {_shown(c['best'])}{stopped}")
+    failed = [r for r in runs if r["status"] == "failed"]
+    for r in failed:
+        print(f"{r['name']}: failed: {r['failure']}")
     fig_dir = args.out if args.out is not None else out_dir
     os.makedirs(fig_dir, exist_ok=True)
-    task = loaded[rows[0]["path"]][0]
-    for path in draw_sweep_figures(rows, task, runs, fig_dir):
+    for path in _sweep_figures(summary, args.task, runs, fig_dir):
         print(path)
+    print(os.path.join(out_dir, "summary.json"))
+    if failed:
+        raise TrainingError(f"{len(failed)} of {len(runs)} run(s) failed: "
+                            f"{', '.join(r['name'] for r in failed)} (see summary.json and their "
+                            f".out files)")
     return 0
+
+
+def _shown(path):
+    """A path relative to the working folder when it lies inside it, else as it is."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _sweep_summary(args, runs, metric, rungs):
+    from .sweep import config_stats
+    keep = ("name", "config", "seed", "path", "status", "failure", "stopped_at", "eval")
+    rows = [{k: r.get(k) for k in keep} for r in runs]
+    return {"task": args.task, "metric": metric, "grid": args.grid, "seeds": args.seeds,
+            "halving": {"eta": args.eta, "rungs": rungs} if args.halving else None,
+            "configs": config_stats(runs, metric), "runs": rows}
+
+
+def _sweep_figures(summary, task_name, runs, fig_dir):
+    """The metric against each grid axis; for an ACT sweep over τ alone, the ACT paper's
+    figures too (metric against τ with the baseline, ponder time against difficulty)."""
+    from .figures import draw_grid_figure
+    evaluated = [r for r in summary["runs"] if r["eval"] is not None]
+    if not evaluated or not summary["grid"]:
+        return []
+    written = [draw_grid_figure(summary, evaluated, fig_dir)]
+    axes = {k for r in runs for k in r["config"]}
+    if axes == {"tau"} and any(r["config"]["tau"] == "none" for r in runs):
+        from .figures_act import draw_sweep_figures
+        rows = [{**r["eval"], "seed": r["seed"], "path": r["path"],
+                 "tau": "none" if r["config"]["tau"] == "none" else float(r["config"]["tau"])}
+                for r in evaluated]
+        first = min(r["seed"] for r in rows)
+        loaded = [(_load_trained(r["path"], task_name), r["path"]) for r in rows
+                  if r["seed"] == first and r["tau"] != "none"]
+        if loaded:
+            written += draw_sweep_figures(rows, loaded[0][0][0], loaded, fig_dir)
+    return written
 
 
 def cmd_export(args):

@@ -14,8 +14,9 @@ and for two tasks one more:
     ngrams_predictions.png     each model's P(next bit = 1) beside the Bayesian optimum's
 An ACT model (parity, addition), with the no-ACT baseline, gets instead:
     TASK_learning_curves.png, TASK_ponder_vs_difficulty.png (ACT Figs. 6, 14), and for addition
-    addition_ponder_sequence.png (ponder time at each input step, Fig. 15); `run.py sweep` adds
-    TASK_METRIC_vs_tau.png (Fig. 4).
+    addition_ponder_sequence.png (ponder time at each input step, Fig. 15); `run.py sweep` over τ
+    adds TASK_METRIC_vs_tau.png (Fig. 4).
+`run.py sweep` draws TASK_METRIC_vs_grid.png: the metric against each axis of its grid.
 A Neural Programmer (table-qa; arithmetic, with the LSTM baseline) gets instead:
     TASK_programs.png          the operation (and column or operands) chosen at each step for
                                the task's example questions (NP paper Table 3, as heatmaps)
@@ -187,3 +188,59 @@ def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
         return draw_programmer_figures(runs, paths, out_dir, count)
     from .figures_ntm import draw_bit_task_figures         # the NTM's tasks, NTM or LSTM
     return draw_bit_task_figures(runs, paths, out_dir, count)
+
+
+def _axis_position(values):
+    """x positions for a grid axis's values: the numbers themselves (log-spaced when they are
+    positive and span a factor of 10 or more), else the values' order."""
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return {v: i for i, v in enumerate(values)}, None
+    scale = "log" if min(numbers) > 0 and max(numbers) >= 10 * min(numbers) else "linear"
+    return dict(zip(values, numbers)), scale
+
+
+def draw_grid_figure(summary, rows, out_dir):
+    """`run.py sweep`'s figure: the metric against each grid axis, one panel each; every run a
+    dot (a grey cross where halving stopped it, at its own step), and the mean over the runs
+    with that value that trained to the end a line. Returns the path written."""
+    metric = summary["metric"]
+    rows = [{**r, metric: r["eval"][metric]} for r in rows]
+    axes_names = [k for k in rows[0]["config"]]
+    fig, axes = plt.subplots(1, len(axes_names), figsize=(4.2 * len(axes_names) + 1, 3.8),
+                             squeeze=False)
+    for ax, key in zip(axes[0], axes_names):
+        values = list(dict.fromkeys(r["config"][key] for r in rows))   # in grid order
+        shown = [v for v in values if v != "none"]                      # the no-ACT baseline
+        position, scale = _axis_position(shown)
+        for stopped, style in ((False, dict(color="tab:blue", marker="o", label="one run")),
+                               (True, dict(color="0.5", marker="x",
+                                           label="one run, stopped by halving"))):
+            some = [r for r in rows if r["config"][key] != "none"
+                    and (r["status"] == "stopped") == stopped]
+            if some:
+                ax.scatter([position[r["config"][key]] for r in some], [r[metric] for r in some],
+                           alpha=0.7, **style)
+        full = {v: [r[metric] for r in rows if r["config"][key] == v and r["status"] != "stopped"]
+                for v in shown}
+        line = [v for v in shown if full[v]]
+        ax.plot([position[v] for v in line], [np.mean(full[v]) for v in line], color="tab:blue",
+                label="mean of the runs with this value" +
+                      (" (not stopped)" if any(r["status"] == "stopped" for r in rows) else ""))
+        if "none" in values:
+            ax.axhline(np.mean([r[metric] for r in rows if r["config"][key] == "none"]),
+                       color="tab:red", ls="--", label="no ACT (baseline), mean")
+        if scale is not None:
+            ax.set_xscale(scale)
+            ax.minorticks_off()
+        ax.set_xticks(list(position.values()), list(position))
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{summary['task']}: {metric} of {len(rows)} run(s) on fresh sequences, "
+                 f"against each grid axis", fontsize=10)
+    out = os.path.join(out_dir, f"{summary['task']}_{metric}_vs_grid.png")
+    _save(fig, sorted({os.path.dirname(r["path"]) for r in rows}), out)
+    return out

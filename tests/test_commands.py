@@ -280,35 +280,6 @@ def test_a_bit_task_refuses_the_seq2seq_model(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_sweep_trains_every_tau_and_seed_with_the_baseline_and_plots(tmp_path, capsys):
-    runs, figs = tmp_path / "runs", tmp_path / "figs"
-    argv = ["sweep", "parity", "--taus", "0.1,0.01", "--seeds", "0,3", "--jobs", "2",
-            "--dir", str(runs), "--out", str(figs), "--count", "16",
-            "--bits", "3", "--hidden", "4", "--steps", "2", "--batch-size", "4",
-            "--eval-every", "1", "--eval-size", "4"]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    names = {f"tau{t}-seed{s}" for t in ("0.01", "0.1") for s in (0, 3)} | \
-        {"noact-seed0", "noact-seed3"}
-    assert {line.split()[0] for line in out.splitlines() if "-seed" in line.split()[0]} >= names
-    assert sorted(os.listdir(figs)) == ["parity_error_vs_tau.png",
-                                        "parity_ponder_vs_difficulty.png"]
-    import json
-    rows = json.load(open(runs / "summary.json"))
-    assert len(rows) == 6 and all(r["seqs"] == 8 for r in rows)
-    assert main(argv) == 0                                   # a second time trains nothing
-    assert capsys.readouterr().out.count("already trained") == 6
-
-
-@pytest.mark.parametrize("argv", [["--taus", "0.1", "--tau", "0.2"], ["--taus", "-1"],
-                                  ["--taus", "0.1", "--seeds", "1,1"],
-                                  ["--taus", "0.1", "--bits", "0"]])
-def test_sweep_bad_arguments(argv, tmp_path, capsys):
-    assert main(["sweep", "parity", "--dir", str(tmp_path), *argv]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
-    assert not any(tmp_path.iterdir())                        # nothing was started
-
-
 def test_act_figures(tmp_path, capsys):
     act, base = str(tmp_path / "act.npz"), str(tmp_path / "base.npz")
     common = ["addition", "--digits", "2", "--max-numbers", "3", "--hidden", "4",
@@ -338,18 +309,6 @@ def test_parity_trains_with_two_workers_and_evaluates_without_flags(tmp_path, ca
     capsys.readouterr()
     assert main(["eval", "parity", "--checkpoint", path, "--count", "8"]) == 0
     assert "error" in capsys.readouterr().out
-
-
-def test_a_sweep_with_a_failed_run_draws_nothing(tmp_path, capsys):
-    figs = tmp_path / "figs"
-    argv = ["sweep", "parity", "--taus", "0.1", "--dir", str(tmp_path / "runs"), "--out",
-            str(figs), "--bits", "3", "--hidden", "4", "--steps", "2", "--batch-size", "2",
-            "--eval-every", "1", "--eval-size", "2"]
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "noact-seed0.npz").write_bytes(b"not a checkpoint")
-    assert main(argv) == 2                                   # the damaged checkpoint: one line
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
-    assert not figs.exists()
 
 
 def test_resuming_a_checkpoint_older_than_an_option_asks_for_its_value(tmp_path, capsys):

@@ -13,11 +13,20 @@ TINY = ["--hidden", "8", "--memory-rows", "12", "--memory-width", "4", "--max-le
 
 
 def children(pid):
+    """The processes `pid` started, from any of its threads (a sweep's Dask workers are
+    threads)."""
+    found = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
+        threads = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+    return found
 
 
 def end_everything(proc, pids):
@@ -67,10 +76,12 @@ def test_workers_end_when_their_run_is_killed(tmp_path, how):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_a_sweeps_trainings_end_with_it(tmp_path, how):
+    """Ctrl-C and SIGTERM cancel the sweep's Dask tasks, which end their trainings; kill -9
+    leaves them to the kernel (each training's parent-death signal)."""
     sweep = subprocess.Popen([sys.executable, os.path.join(ROOT, "run.py"), "sweep", "parity",
-                              "--taus", "0.01", "--seeds", "0", "--jobs", "2", "--dir",
+                              "--grid", "tau=0.01", "--seeds", "0", "--jobs", "2", "--dir",
                               str(tmp_path), "--bits", "3", "--hidden", "4", "--steps", "1000000",
                               "--batch-size", "4", "--eval-every", "1000000", "--eval-size", "4"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)

@@ -298,3 +298,7 @@ def test_the_learning_rate_drops_once_below_the_threshold_and_a_resume_keeps_it(
                  "--checkpoint", str(tmp_path / "x.npz")]) == 2
     assert main(["copy", "--resume", path, "--steps", "6", "--lr-drop-below", "5"]) == 2
     assert "already dropped at step 0" in capsys.readouterr().err
+    # the run's own values again are no contradiction: it resumes, and does not drop again
+    assert main(["copy", "--resume", path, "--steps", "6", "--lr-drop-below", "1e9",
+                 "--lr-drop", "0.5"]) == 0
+    assert load_checkpoint(path)[2]["optimizer"]["lr"] == pytest.approx(0.005)
