@@ -258,13 +258,15 @@ def build_parser():
 
 
 VARIED = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
-          "numbers": "numbers", "n_digits": "digits_each"}     # sample() keyword: its flag
+          "numbers": "numbers", "n_digits": "digits_each", "n_gates": "gates_each"}
+#                                                                 sample() keyword: its flag
 
 
 def _add_varied_flags(p):
     """The settings `run.py eval` and `run.py compare` can vary, each a comma-separated list."""
     p.add_argument("--lengths", type=int_list,
-                   help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120)")
+                   help="comma-separated sequence lengths (copy: default 10,20,30,50,80,120; "
+                        "logic: input steps)")
     p.add_argument("--repeats", type=int_list, help="repeat-copy: comma-separated repeat counts")
     p.add_argument("--items", type=int_list,
                    help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
@@ -272,6 +274,8 @@ def _add_varied_flags(p):
     p.add_argument("--numbers", type=int_list, help="addition: comma-separated sequence lengths")
     p.add_argument("--digits-each", type=int_list,
                    help="addition: comma-separated digits per number")
+    p.add_argument("--gates-each", type=int_list,
+                   help="logic: comma-separated gates per input step")
 
 
 def _varied_settings(args, task, task_name):

@@ -12,7 +12,7 @@ writes beside the checkpoint (or into --out), each file named after the task:
 and for two tasks one more:
     priority-sort_writes.png   where each vector was written against its priority (NTM Fig. 17)
     ngrams_predictions.png     each model's P(next bit = 1) beside the Bayesian optimum's
-An ACT model (parity, addition), with the no-ACT baseline, gets instead:
+An ACT model (parity, logic, addition), with the no-ACT baseline, gets instead:
     TASK_learning_curves.png, TASK_ponder_vs_difficulty.png (ACT Figs. 6, 14), and for addition
     addition_ponder_sequence.png (ponder time at each input step, Fig. 15); `run.py sweep` over τ
     adds TASK_METRIC_vs_tau.png (Fig. 4).

@@ -1,4 +1,4 @@
-"""Figures of Adaptive Computation Time (parity, addition): ponder time against difficulty and
+"""Figures of Adaptive Computation Time (parity, logic, addition): ponder time against difficulty and
 along sequences, learning curves, and the sweep's metric against τ. Shared pieces: figures.py."""
 
 import os

@@ -4,6 +4,7 @@ from .arithmetic import ArithmeticTask
 from .associative_recall import AssociativeRecallTask
 from .copy import CopyTask
 from .dates import DatesTask
+from .logic import LogicTask
 from .ngrams import NGramsTask
 from .parity import ParityTask
 from .priority_sort import PrioritySortTask
@@ -13,4 +14,4 @@ from .table_qa import TableQATask
 
 TASKS = {cls.name: cls for cls in (CopyTask, RepeatCopyTask, AssociativeRecallTask, NGramsTask,
                                    PrioritySortTask, ReverseTask, DatesTask, ParityTask,
-                                   AdditionTask, TableQATask, ArithmeticTask)}
+                                   LogicTask, AdditionTask, TableQATask, ArithmeticTask)}

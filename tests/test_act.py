@@ -161,11 +161,18 @@ def test_addition_data():
     assert fixed.x.shape[0] == 3 and np.all(fixed.digits_in == 2)
 
 
-def test_gradient_on_the_addition_layout():
-    """ACT around an LSTM on addition's inputs and its 6 × 11-way softmax loss, padded steps
-    costing nothing."""
+def _layout(name):
     from tasks.addition import AdditionTask
-    task = AdditionTask(digits=2, max_numbers=3)
+    from tasks.logic import LogicTask
+    return {"addition": AdditionTask(digits=2, max_numbers=3),
+            "logic": LogicTask(max_steps=3, max_gates=2)}[name]
+
+
+@pytest.mark.parametrize("name", ["addition", "logic"])
+def test_gradient_on_a_task_layout(name):
+    """ACT around an LSTM on the task's inputs and its loss (addition: 6 × 11-way softmaxes;
+    logic: one sigmoid bit a step), padded steps costing nothing."""
+    task = _layout(name)
     batch = task.sample(np.random.default_rng(7), 3)         # (seed: clear of the thresholds)
     model = ACTModel(task.input_size, task.output_size, hidden=5, cell="lstm", max_ponder=5,
                      tau=0.05)
@@ -253,3 +260,63 @@ def test_addition_seq_error_counts_only_sequences_with_a_sum():
     _, _, metrics = task.loss(logits[:, :2], type(batch)(**{k: v[:, :2] for k, v in
                                                              vars(joined).items()}))
     assert float(metrics["seq_error"]) == 0.0                        # nothing scored: 0, not 0/0
+
+
+def _gate(name):
+    """A gate written out by hand, as a function of (newer bit q, older bit p)."""
+    return {"and": lambda q, p: q & p, "or": lambda q, p: q | p, "xor": lambda q, p: q ^ p,
+            "nand": lambda q, p: 1 - (q & p), "nor": lambda q, p: 1 - (q | p),
+            "xnor": lambda q, p: 1 - (q ^ p), "q and not p": lambda q, p: q & (1 - p),
+            "p and not q": lambda q, p: p & (1 - q), "q or not p": lambda q, p: q | (1 - p),
+            "p or not q": lambda q, p: p | (1 - q)}[name]
+
+
+def test_logic_gates_are_the_ten_that_need_both_inputs():
+    from tasks.logic import GATES
+    tables = {tuple(GATES[i].ravel()) for i in range(len(GATES))}
+    names = ["and", "or", "xor", "nand", "nor", "xnor", "q and not p", "p and not q",
+             "q or not p", "p or not q"]
+    expected = {tuple(_gate(n)(q, p) for q in (0, 1) for p in (0, 1)) for n in names}
+    assert len(GATES) == 10 and tables == expected
+
+
+def test_logic_data_follows_every_chain_from_the_previous_target():
+    """Each step, read back from its one-hot slots, is replayed one example at a time."""
+    from tasks.logic import GATES, N_GATES, LogicTask
+    task = LogicTask()
+    batch = task.sample(np.random.default_rng(0), 300)
+    T, B, D = batch.x.shape
+    assert D == 102 and batch.y.shape == (T, B, 1)
+    lengths = batch.input_mask.sum(axis=0).astype(int)
+    assert lengths.min() == 1 and lengths.max() == 10
+    for b in range(B):
+        prev = int(batch.x[0, b, 0])
+        for t in range(lengths[b]):
+            assert t == 0 or batch.x[t, b, 0] == 0                # b_prev shown once only
+            p, q = prev, int(batch.x[t, b, 1])
+            slots = batch.x[t, b, 2:].reshape(-1, N_GATES)
+            chain = [int(s.argmax()) for s in slots if s.any()]
+            assert len(chain) == batch.gates_in[t, b] and (slots.sum(axis=1) <= 1).all()
+            assert not slots[len(chain):].any()                   # the chain, then zeros
+            for g in chain:
+                p, q = q, int(GATES[g][q, p])
+            assert batch.y[t, b, 0] == q and batch.mask[t, b] == 1
+            prev = q
+        assert not batch.mask[lengths[b]:, b].any() and not batch.x[lengths[b]:, b].any()
+    assert 0.3 < batch.y[batch.mask == 1].mean() < 0.7
+    fixed = task.sample(np.random.default_rng(1), 4, length=3, n_gates=2)
+    assert fixed.x.shape[0] == 3 and np.all(fixed.gates_in == 2)
+
+
+def test_logic_metrics_count_sequences_and_bits():
+    from tasks.logic import LogicBatch, LogicTask
+    task = LogicTask(max_steps=3, max_gates=2)
+    y = np.array([[[1.0], [0.0]], [[0.0], [1.0]], [[1.0], [0.0]]])      # (T=3, B=2, 1)
+    mask = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    batch = LogicBatch(x=np.zeros((3, 2, task.input_size)), y=y, mask=mask, input_mask=mask)
+    logits = np.where(y > 0.5, 3.0, -3.0)
+    logits[1, 0, 0] = 3.0                                    # one wrong bit, in sequence 0
+    logits[2, 1, 0] = 3.0                                    # wrong, but past sequence 1's end
+    _, _, metrics = task.loss(logits, batch)
+    assert metrics["seq_error"] == 50.0 and metrics["bit_error"] == pytest.approx(20.0)
+

@@ -300,6 +300,27 @@ def test_act_figures(tmp_path, capsys):
     assert main(["eval", "addition", "--checkpoint", act, "--digits-each", "3"]) == 2
 
 
+def test_logic_trains_evaluates_by_chain_length_and_draws(tmp_path, capsys):
+    act, base = str(tmp_path / "act.npz"), str(tmp_path / "base.npz")
+    common = ["logic", "--max-steps", "3", "--max-gates", "3", "--hidden", "4",
+              "--batch-size", "4", "--eval-size", "4", "--eval-every", "1", "--steps", "1"]
+    assert main([*common, "--checkpoint", act]) == 0
+    assert main([*common, "--max-ponder", "1", "--checkpoint", base]) == 0
+    capsys.readouterr()
+    assert main(["eval", "logic", "--checkpoint", act, "--gates-each", "1,3",
+                 "--count", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:2] == ["n_gates", "seq_error"] and "ponder" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["1", "3"]
+    assert main(["eval", "logic", "--checkpoint", act, "--gates-each", "4"]) == 2
+    assert main(["eval", "logic", "--checkpoint", act, "--digits-each", "1"]) == 2
+    out = tmp_path / "figs"
+    assert main(["figures", "logic", "--checkpoint", act, "--baseline", base,
+                 "--out", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["logic_learning_curves.png",
+                                       "logic_ponder_vs_difficulty.png"]
+
+
 def test_parity_trains_with_two_workers_and_evaluates_without_flags(tmp_path, capsys):
     """A batch field of shape (B,) (parity's non-zero counts) is cut between workers too."""
     path = str(tmp_path / "p.npz")
