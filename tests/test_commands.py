@@ -280,45 +280,33 @@ def test_a_bit_task_refuses_the_seq2seq_model(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_act_figures(tmp_path, capsys):
+ACT_TASKS = {   # sizes, the difficulty flag and kwarg, a value too large, the extra figure
+    "addition": (["--digits", "2", "--max-numbers", "3"], "--digits-each", "n_digits", "3",
+                 ["addition_ponder_sequence.png"]),
+    "logic": (["--max-steps", "3", "--max-gates", "3"], "--gates-each", "n_gates", "4", [])}
+
+
+@pytest.mark.parametrize("task", sorted(ACT_TASKS))
+def test_act_figures_and_evaluation_by_difficulty(task, tmp_path, capsys):
+    sizes, flag, kwarg, too_large, extra = ACT_TASKS[task]
     act, base = str(tmp_path / "act.npz"), str(tmp_path / "base.npz")
-    common = ["addition", "--digits", "2", "--max-numbers", "3", "--hidden", "4",
-              "--batch-size", "4", "--eval-size", "4", "--eval-every", "1", "--steps", "1"]
+    common = [task, *sizes, "--hidden", "4", "--batch-size", "4", "--eval-size", "4",
+              "--eval-every", "1", "--steps", "1"]
     assert main([*common, "--checkpoint", act]) == 0
     assert main([*common, "--max-ponder", "1", "--checkpoint", base]) == 0
     out = tmp_path / "figs"
-    assert main(["figures", "addition", "--checkpoint", act, "--baseline", base,
+    assert main(["figures", task, "--checkpoint", act, "--baseline", base,
                  "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["addition_learning_curves.png",
-                                       "addition_ponder_sequence.png",
-                                       "addition_ponder_vs_difficulty.png"]
+    assert sorted(os.listdir(out)) == sorted([f"{task}_learning_curves.png",
+                                              f"{task}_ponder_vs_difficulty.png", *extra])
     capsys.readouterr()
-    assert main(["eval", "addition", "--checkpoint", act, "--digits-each", "1,2",
-                 "--count", "4"]) == 0
+    assert main(["eval", task, "--checkpoint", act, flag, "1,2", "--count", "4"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:2] == ["n_digits", "seq_error"] and "ponder" in lines[1]
-    assert main(["eval", "addition", "--checkpoint", act, "--digits-each", "3"]) == 2
-
-
-def test_logic_trains_evaluates_by_chain_length_and_draws(tmp_path, capsys):
-    act, base = str(tmp_path / "act.npz"), str(tmp_path / "base.npz")
-    common = ["logic", "--max-steps", "3", "--max-gates", "3", "--hidden", "4",
-              "--batch-size", "4", "--eval-size", "4", "--eval-every", "1", "--steps", "1"]
-    assert main([*common, "--checkpoint", act]) == 0
-    assert main([*common, "--max-ponder", "1", "--checkpoint", base]) == 0
-    capsys.readouterr()
-    assert main(["eval", "logic", "--checkpoint", act, "--gates-each", "1,3",
-                 "--count", "4"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:2] == ["n_gates", "seq_error"] and "ponder" in lines[1]
-    assert [line.split()[0] for line in lines[2:]] == ["1", "3"]
-    assert main(["eval", "logic", "--checkpoint", act, "--gates-each", "4"]) == 2
-    assert main(["eval", "logic", "--checkpoint", act, "--digits-each", "1"]) == 2
-    out = tmp_path / "figs"
-    assert main(["figures", "logic", "--checkpoint", act, "--baseline", base,
-                 "--out", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["logic_learning_curves.png",
-                                       "logic_ponder_vs_difficulty.png"]
+    assert lines[1].split()[:2] == [kwarg, "seq_error"] and "ponder" in lines[1]
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2"]
+    assert main(["eval", task, "--checkpoint", act, flag, too_large]) == 2
+    other = "--gates-each" if task == "addition" else "--digits-each"
+    assert main(["eval", task, "--checkpoint", act, other, "1"]) == 2
 
 
 def test_parity_trains_with_two_workers_and_evaluates_without_flags(tmp_path, capsys):
