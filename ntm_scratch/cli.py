@@ -122,9 +122,9 @@ def path_arg(text):
 
 
 def scheduler_address(text):
-    """A Dask scheduler's address: tcp://HOST:PORT or tls://HOST:PORT (HOST:PORT means tcp)."""
+    """A Dask scheduler's address: tcp://HOST:PORT (HOST:PORT means tcp)."""
     import re
-    if not re.fullmatch(r"((tcp|tls)://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}", text.strip()):
+    if not re.fullmatch(r"(tcp://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}", text.strip()):
         raise argparse.ArgumentTypeError(f"must be a scheduler's address, tcp://HOST:PORT, "
                                          f"got {text!r}")
     return text.strip()
@@ -852,18 +852,20 @@ def cmd_sweep(args, extra):
     task_cls = _tasks()[args.task]
     metric = task_cls.metric
     rungs = args.rungs if args.halving else 1
-    os.makedirs(out_dir, exist_ok=True)
     print(f"sweep: {len(runs)} run(s) in {out_dir}, on "
           f"{args.scheduler or f'a local cluster of {args.jobs} worker(s)'}", flush=True)
     try:
         client, cluster = start_client(args.scheduler, args.jobs)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:                     # Dask's own errors of connection, of any kind
         raise CLIError(f"cannot reach the Dask scheduler {args.scheduler}: "
                        f"{' '.join(str(exc).split())[:200]}") from None
+    context = {"runs": sorted(r["name"] for r in runs), "steps": sorted({r["steps"] for r in runs}),
+               "eta": args.eta, "rungs": rungs}
     try:
+        os.makedirs(out_dir, exist_ok=True)
         with sigterm_as_ctrl_c():
             run_sweep(client, runs, rungs, args.eta, args.task, metric, args.count,
-                      os.path.join(out_dir, "halving.json"))
+                      (os.path.join(out_dir, "halving.json"), context))
     finally:
         client.close()
         if cluster is not None:

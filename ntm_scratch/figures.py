@@ -193,6 +193,8 @@ def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
 def _axis_position(values):
     """x positions for a grid axis's values: the numbers themselves (log-spaced when they are
     positive and span a factor of 10 or more), else the values' order."""
+    if not values:
+        return {}, None
     try:
         numbers = [float(v) for v in values]
     except ValueError:

@@ -22,7 +22,8 @@ it starts whether its run is new, to be resumed, or already trained, so
 
 `--halving` is successive halving: every configuration trains for steps/η², the best 1/η of
 them (their mean metric over seeds, on fresh sequences) go on to steps/η, and the best 1/η of
-those to the full steps. The summary says where the others were stopped.
+those to the full steps (the no-ACT baselines, a reference, always go on). The summary says
+where the others were stopped.
 
 Then every run is evaluated on the same fresh sequences per seed (`evaluate_run`, also a Dask
 task), and the table (configurations best first: mean and spread over seeds, best checkpoint),
@@ -104,7 +105,7 @@ def plan(grid, seeds, act_baseline):
         seen = []
         for c in configs:
             base = {**c, "tau": BASELINE}
-            if base not in seen:
+            if base not in seen and base not in configs:     # (`--grid tau=...,none`)
                 seen.append(base)
         configs += seen
     return configs
@@ -127,24 +128,72 @@ def rung_steps(steps, eta, rungs):
 
 
 # ----------------------------------------------------------------------------- on a worker
+try:                                      # resolved here, once: the child after fork only calls
+    import ctypes                         # it (no import or dlopen in a forked threaded process)
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):         # not Linux: no such call
+    _PRCTL = None
+
+
 def _end_with_parent():
     """Run in each training process before it starts (Linux): ask the kernel to send it SIGTERM
     when the thread that started it ends, however it ends (a worker lost, Ctrl-C, kill -9). A
     training ended so keeps its last checkpoint, and the run is resumed from it."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):                                 # not Linux: no such call
-        pass
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)                                       # 1: PR_SET_PDEATHSIG
 
 
-def _state(path, steps):
-    """'train', 'resume' or 'done' for a run's checkpoint; raises CheckpointError (one line)."""
-    from .checkpoint import load_checkpoint
+RUNTIME_FLAGS = ("--steps", "--workers", "--threads", "--backend")   # free to differ on resume
+
+
+def identity(argv):
+    """A run's flags without those a resume may change: what makes it the same run."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in RUNTIME_FLAGS:
+            skip = True
+        elif not a.startswith(tuple(f + "=" for f in RUNTIME_FLAGS)):
+            out.append(a)
+    return out
+
+
+def _as_dict(argv):
+    """['copy', '--lr', '0.1', '--no-stop'] -> {'': 'copy', '--lr': '0.1', '--no-stop': ''}."""
+    out, key = {}, ""
+    for a in argv:
+        if a.startswith("--"):
+            key, _, value = a.partition("=")
+            out[key] = value
+        else:
+            out[key] = (out.get(key, "") + " " + a).strip()
+    return out
+
+
+def _flags_path(path):
+    return os.path.splitext(path)[0] + ".flags.json"
+
+
+def _state(path, steps, argv):
+    """'train', 'resume' or 'done' for a run's checkpoint; raises CheckpointError (one line),
+    also when the run there was started with other flags than this sweep's."""
+    from .checkpoint import CheckpointError, load_checkpoint
     from .train import read_log_records
     if not os.path.exists(path):
         return "train"
     meta = load_checkpoint(path)[2]
+    try:
+        with open(_flags_path(path)) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = None                              # a run this sweep did not start: trust it
+    if saved is not None and saved != identity(argv):
+        before, now = _as_dict(saved), _as_dict(identity(argv))
+        changed = [f"{k} {before.get(k, '(not given)')}, now {now.get(k, '(not given)')}"
+                   for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+        raise CheckpointError(f"{path} was started with other flags ({'; '.join(changed[:4])}); "
+                              f"give the sweep another --dir")
     if meta["step"] >= steps:
         return "done"
     try:
@@ -154,32 +203,45 @@ def _state(path, steps):
     return "done" if any(r.get("event") == "solved" for r in records) else "resume"
 
 
-def _last_error(out_path):
-    """The one-line error a failed run printed (run.py's own, else the last line)."""
+def _last_error(out_path, offset, returncode):
+    """The one-line error a failed run printed in this attempt (run.py's own, else its last
+    line), with how it ended when it printed none of its own."""
     try:
         with open(out_path, errors="replace") as f:
+            f.seek(offset)
             lines = [line.strip() for line in f if line.strip()]
     except OSError:
-        return "it printed nothing"
+        lines = []
     ours = [line for line in lines if line.startswith("run.py:")]
-    return (ours or lines or ["it printed nothing"])[-1][:300]
+    if ours:
+        return ours[-1][:300]
+    how = (f"killed by {signal.Signals(-returncode).name}" if returncode < 0
+           else f"exit status {returncode}")
+    return f"{how}" + (f"; its last line: {lines[-1][:200]}" if lines else "")
+
+
+LOCK_WAIT = 30.0      # seconds a resumed run waits for the training of a lost worker to end
 
 
 def train_run(argv, resume_argv, path, steps):
     """A Dask task: bring the run whose checkpoint is `path` to `steps` steps, in its own
     process: a new run with the flags `argv`; a run to continue with `resume_argv` only (the
     run's own settings come from its checkpoint, as they were: a learning rate it dropped
-    stays dropped). Returns {'status': 'trained' | 'done' | 'failed' | 'ended', 'failure', 'seconds'};
-    'ended' when the task was cancelled or its worker is closing (the training is stopped)."""
-    from distributed import get_worker
+    stays dropped). Returns {'status': 'trained' | 'done' | 'failed' | 'ended', 'failure',
+    'seconds'}; 'ended' when the task was cancelled (its training stopped). A worker that is
+    closing stops its training and asks Dask to run the task elsewhere (Reschedule)."""
+    from distributed import Reschedule, get_worker
     from .checkpoint import CheckpointError
     start = time.monotonic()
     try:
-        state = _state(path, steps)
+        state = _state(path, steps, argv)
     except CheckpointError as exc:
         return {"status": "failed", "failure": " ".join(str(exc).split()), "seconds": 0.0}
     if state == "done":
         return {"status": "done", "failure": None, "seconds": 0.0}
+    if state == "train":
+        with open(_flags_path(path), "w") as f:
+            json.dump(identity(argv), f)
     where = [*resume_argv, "--resume", path] if state == "resume" else \
         [*argv, "--checkpoint", path]
     cmd = [sys.executable, RUN_PY, *where, "--steps", str(steps)]
@@ -188,21 +250,29 @@ def train_run(argv, resume_argv, path, steps):
     out_path = os.path.splitext(path)[0] + ".out"
     worker = get_worker()
     key = worker.get_current_task()
-    with open(out_path, "a") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=os.path.dirname(RUN_PY), preexec_fn=_end_with_parent)
-        while proc.poll() is None:
-            task = worker.state.tasks.get(key)
-            if worker.status.name != "running" or task is None or task.state != "executing":
-                proc.terminate()                  # cancelled, or this worker is leaving
-                proc.wait()
-                return {"status": "ended", "failure": None,
-                        "seconds": time.monotonic() - start}
-            time.sleep(POLL)
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        return {"status": "failed", "failure": _last_error(out_path), "seconds": seconds}
-    return {"status": "trained", "failure": None, "seconds": seconds}
+    while True:
+        with open(out_path, "a") as out:
+            offset = out.tell()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                    cwd=os.path.dirname(RUN_PY), preexec_fn=_end_with_parent)
+            while proc.poll() is None:
+                task = worker.state.tasks.get(key)
+                leaving = worker.status.name not in ("running", "paused")
+                if leaving or task is None or task.state != "executing":
+                    proc.terminate()                  # cancelled, or this worker is leaving
+                    proc.wait()
+                    if leaving:
+                        raise Reschedule()
+                    return {"status": "ended", "failure": None,
+                            "seconds": time.monotonic() - start}
+                time.sleep(POLL)
+        if proc.returncode == 0:
+            return {"status": "trained", "failure": None, "seconds": time.monotonic() - start}
+        failure = _last_error(out_path, offset, proc.returncode)
+        if "another process is training" in failure and time.monotonic() - start < LOCK_WAIT:
+            time.sleep(1.0)                       # a lost worker's training, not yet ended
+            continue
+        return {"status": "failed", "failure": failure, "seconds": time.monotonic() - start}
 
 
 def evaluate_run(path, task_name, count, seed):
@@ -253,8 +323,8 @@ def run_sweep(client, runs, rungs, eta, task_name, metric, count, decisions, log
     full count; rung r trains it to rung_steps(steps, eta, rungs)[r]). Fills in each run's
     status ('trained', 'failed' or 'stopped'), failure (its one-line error), stopped_at and evaluation, and returns
     the runs. On Ctrl-C (or SIGTERM, within sigterm_as_ctrl_c) it cancels every task (each ends its training) and raises
-    KeyboardInterrupt. `decisions` (a JSON file) keeps which configurations each halving kept,
-    so that a sweep started again continues with the same ones."""
+    KeyboardInterrupt. `decisions` = (a JSON file, the sweep's context) keeps which
+    configurations each halving kept, so that a sweep started again continues with them."""
     log = log or sys.stdout
     futures = []
     try:
@@ -303,12 +373,15 @@ def _collect(futures, handle, log):
         else:
             handle(run, result)
             continue
+        run.pop("eval", None)
         print(f"{run['name']}: failed: {run['failure']}", file=log, flush=True)
 
 
 def _trained(run, result, log):
     status = result["status"]
     run["status"] = "failed" if status in ("failed", "ended") else "trained"
+    if run["status"] == "failed":
+        run.pop("eval", None)                 # an earlier rung's evaluation no longer holds
     run["failure"] = result["failure"] if status != "ended" else "its task ended early"
     what = {"done": "already trained", "trained": f"trained in {result['seconds']:.0f} s",
             "failed": f"failed: {result['failure']}", "ended": "ended early"}[status]
@@ -322,6 +395,7 @@ def _evaluate(client, runs, task_name, count, log):
     def store(run, result):
         if result["failure"] is not None:
             run["status"], run["failure"] = "failed", result["failure"]
+            run.pop("eval", None)
         else:
             run["eval"] = result["eval"]
     _collect(futures, store, log)
@@ -346,38 +420,50 @@ def config_stats(runs, metric):
                       "std": float(np.std(values)) if values else None,
                       "step": max(steps) if steps else None,
                       "best": best["path"] if best else None,
-                      "stopped_at": members[0].get("stopped_at")})
+                      "stopped_at": max((m.get("stopped_at") or 0 for m in members),
+                                        default=0) or None})
     return sorted(stats, key=lambda s: (s["mean"] is None, s["stopped_at"] is not None,
                                         -(s["stopped_at"] or 0), s["mean"] or 0.0))
 
 
+def _baseline(config):
+    """The no-ACT baseline: a reference, which halving never stops."""
+    return config.get("tau") == BASELINE
+
+
 def _halve(client, alive, eta, metric, task_name, count, decisions, rung, log):
-    """Keep the best ceil(n/η) configurations by their mean metric on fresh sequences (or
-    those this rung kept before, as `decisions` recorded); the runs of the others are marked
-    stopped where they are."""
+    """Keep the best ceil(n/η) configurations by their mean metric on fresh sequences; the runs
+    of the others are marked stopped where they are (the no-ACT baselines, a reference, all go
+    on). `decisions` = (path, context): the choice
+    is written there with the sweep's context (its configurations, seeds, steps, η, rungs), and
+    a sweep started again with the same context reuses it, so it continues the same runs. A
+    choice made while some run had failed is not kept: it could differ once they are fixed."""
+    path, context = decisions
     _evaluate(client, [run for run in alive if run["status"] != "failed"], task_name, count, log)
     stats = config_stats(alive, metric)
-    ranked = [s for s in stats if s["mean"] is not None]
+    ranked = [s for s in stats if s["mean"] is not None and not _baseline(s["config"])]
     try:
-        with open(decisions) as f:
+        with open(path) as f:
             kept = json.load(f)
     except (OSError, ValueError):
         kept = {}
-    if not isinstance(kept, dict):
-        kept = {}
+    if not isinstance(kept, dict) or kept.get("context") != context:
+        kept = {"context": context}
     keep = kept.get(str(rung))
-    if not isinstance(keep, list) or not set(keep) <= {json.dumps(s["config"]) for s in stats}:
+    if not isinstance(keep, list) or not keep:
         keep = [json.dumps(s["config"]) for s in ranked[:max(1, math.ceil(len(ranked) / eta))]]
-        kept[str(rung)] = keep
-        with open(decisions, "w") as f:
-            json.dump(kept, f, indent=1)
+        if ranked and all(run["status"] != "failed" for run in alive):
+            kept[str(rung)] = keep
+            with open(path, "w") as f:
+                json.dump(kept, f, indent=1)
     survivors = []
     for run in alive:
         if run["status"] == "failed":
             continue
-        if json.dumps(run["config"]) in keep:
+        if json.dumps(run["config"]) in keep or _baseline(run["config"]):
             survivors.append(run)
         else:
             run["status"], run["stopped_at"] = "stopped", run["target"]
-    print(f"halving: {len(keep)} of {len(ranked)} configuration(s) go on", file=log, flush=True)
+    print(f"halving: {len(set(keep))} of {len(ranked)} configuration(s) go on", file=log,
+          flush=True)
     return survivors

@@ -62,7 +62,8 @@ def test_a_two_axis_grid_on_an_ntm_task_passes_each_value_to_its_run(tmp_path, c
                                   ["--grid", "steps=1,2"], ["--grid", "nonsense=1"],
                                   ["--grid", "lr=-1"], ["--seed", "2"],
                                   ["--grid", "tau=0.1", "--bits", "0"],
-                                  ["--grid", "tau=0.1", "--scheduler", "localhost"]])
+                                  ["--grid", "tau=0.1", "--scheduler", "localhost"],
+                                  ["--grid", "tau=0.1", "--scheduler", "tls://host:8786"]])
 def test_sweep_bad_arguments(argv, tmp_path, capsys):
     assert main(["sweep", "parity", "--dir", str(tmp_path), *argv]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
@@ -85,6 +86,47 @@ def test_a_failed_run_is_reported_and_the_others_go_on(tmp_path, capsys):
     assert rows["tau0.01-seed0"]["failure"] is None and "error" in rows["tau0.01-seed0"]["eval"]
 
 
+def test_a_run_started_with_other_flags_is_not_continued(tmp_path, capsys):
+    argv = ["sweep", "parity", "--grid", "tau=0.1", "--dir", str(tmp_path), "--count", "4",
+            "--steps", "1", *PARITY]
+    assert main(argv) == 0
+    more = [*argv, "--steps", "2"]                               # more steps: the same runs
+    assert main(more) == 0
+    assert load_checkpoint(str(tmp_path / "tau0.1-seed0.npz"))[2]["step"] == 2
+    capsys.readouterr()
+    assert main([*more, "--lr", "0.5"]) == 1                     # not the same runs any more
+    rows = {r["name"]: r for r in summary_of(tmp_path)["runs"]}
+    assert rows["tau0.1-seed0"]["status"] == "failed"
+    assert "started with other flags (--lr (not given), now 0.5)" in \
+        rows["tau0.1-seed0"]["failure"]
+    assert load_checkpoint(str(tmp_path / "tau0.1-seed0.npz"))[2]["optimizer"]["lr"] != 0.5
+
+
+def test_the_plan_adds_the_baseline_once_and_errors_say_this_attempt():
+    from ntm_scratch.sweep import identity, plan
+    assert plan({"tau": ["0.1", "none"]}, [0], True) == [{"tau": "0.1"}, {"tau": "none"}]
+    assert plan({"lr": ["1", "2"], "tau": ["0.1"]}, [0], True)[2:] == [
+        {"lr": "1", "tau": "none"}, {"lr": "2", "tau": "none"}]
+    assert identity(["copy", "--steps", "5", "--lr", "0.1", "--workers=2", "--backend",
+                     "numpy"]) == ["copy", "--lr", "0.1"]
+    from ntm_scratch.sweep import _as_dict
+    assert _as_dict(["copy", "--lr", "0.1", "--no-stop", "--seed=2"]) == {
+        "": "copy", "--lr": "0.1", "--no-stop": "", "--seed": "2"}
+
+
+def test_a_failed_attempt_reports_its_own_error(tmp_path):
+    from ntm_scratch.sweep import _last_error
+    out = tmp_path / "run.out"
+    out.write_text("run.py: error: an old attempt's error\nstep 5/9\n")
+    offset = len(out.read_bytes())
+    with open(out, "a") as f:
+        f.write("step 6/9\nTraceback (most recent call last):\nZeroDivisionError: x\n")
+    assert _last_error(str(out), offset, 1) == \
+        "exit status 1; its last line: ZeroDivisionError: x"
+    assert _last_error(str(out), len(out.read_bytes()), -9) == "killed by SIGKILL"
+    assert _last_error(str(out), 0, 2) == "run.py: error: an old attempt's error"
+
+
 def test_halving_stops_the_worse_configurations_and_keeps_its_choice(tmp_path, capsys):
     argv = ["sweep", "parity", "--grid", "tau=0.1,0.01,0.001", "--dir", str(tmp_path),
             "--halving", "--eta", "3", "--rungs", "2", "--count", "8", "--steps", "3", *PARITY]
@@ -95,10 +137,19 @@ def test_halving_stops_the_worse_configurations_and_keeps_its_choice(tmp_path, c
     for row in summary["runs"]:              # the survivor and the baseline train on
         step = load_checkpoint(row["path"])[2]["step"]
         assert (step, row["stopped_at"]) == ((1, 1) if row["status"] == "stopped" else (3, None))
+    kept = json.load(open(tmp_path / "halving.json"))
+    survivor = [n for n, v in status.items() if v == "trained" and "noact" not in n][0]
+    assert kept["0"] == [json.dumps({"tau": survivor[3:-6]})]
+    other = [n for n, v in status.items() if v == "stopped"][0]
+    kept["0"] = [json.dumps({"tau": other[3:-6]})]           # as if the other had been best
+    json.dump(kept, open(tmp_path / "halving.json", "w"))
     capsys.readouterr()
-    assert main(argv) == 0                   # started again: the same choice, nothing trained
-    assert "trained in" not in capsys.readouterr().out
-    assert {r["name"]: r["status"] for r in summary_of(tmp_path)["runs"]} == status
+    assert main(argv) == 0                   # started again: the recorded choice is followed
+    assert summary_of(tmp_path)["configs"][0]["config"] == {"tau": other[3:-6]}
+    assert "trained in" in capsys.readouterr().out                # the other one trains on
+    bigger = [a if a != "tau=0.1,0.01,0.001" else "tau=0.1,0.01,0.001,0.5" for a in argv]
+    assert main(bigger) == 0                 # another grid: a choice of its own
+    assert json.load(open(tmp_path / "halving.json"))["context"]["runs"][-1] == "tau0.5-seed0"
 
 
 def test_a_run_whose_worker_is_lost_resumes_on_another(tmp_path):
@@ -142,3 +193,36 @@ def test_a_sweep_runs_on_the_scheduler_it_is_given(tmp_path, capsys):
         assert main(argv) == 0
     assert f"on {cluster.scheduler_address}" in capsys.readouterr().out
     assert {r["status"] for r in summary_of(tmp_path)["runs"]} == {"trained"}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc")
+def test_ctrl_c_cancels_the_runs_on_a_cluster(tmp_path):
+    """The sweep (a process of its own) on a cluster in this process: its trainings are
+    children of this process, so only the sweep's cancelling, not its exit, can end them."""
+    import signal
+    import subprocess
+    import sys
+    from distributed import LocalCluster
+    from test_processes import ROOT, children, end_everything, wait_until_gone
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        sweep = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "run.py"), "sweep", "parity", "--grid",
+             "tau=0.01", "--scheduler", cluster.scheduler_address, "--dir", str(tmp_path),
+             "--bits", "3", "--hidden", "4", "--steps", "1000000", "--batch-size", "4",
+             "--eval-every", "1000000", "--eval-size", "4"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": ROOT})
+        runs = []
+        try:
+            deadline = time.monotonic() + 60
+            while len(runs) < 2 and time.monotonic() < deadline:
+                assert sweep.poll() is None, "the sweep ended by itself"
+                runs = [pid for pid in children(os.getpid()) if pid != sweep.pid]
+                time.sleep(0.05)
+            assert len(runs) == 2, "the sweep's two trainings did not start here"
+            sweep.send_signal(signal.SIGINT)
+            assert sweep.wait(timeout=20) == 130
+            assert wait_until_gone(runs), "a training outlived the sweep's Ctrl-C"
+        finally:
+            end_everything(sweep, runs)
