@@ -104,7 +104,7 @@ class NTMModel:
 
     @staticmethod
     def settle_defaults(config, given):
-        """A task's default of several controller layers (priority sort's) is for the LSTM
+        """A task's default of several controller layers is for the LSTM
         controller; with `--controller ff` and no --controller-layers, one."""
         if config["controller"] == "ff" and "controller_layers" not in given:
             config["controller_layers"] = 1

@@ -205,16 +205,18 @@ def test_figures_for_each_ntm_task(task, tmp_path, capsys):
     assert sorted(os.listdir(out)) == sorted(f"{task}_{n}.png" for n in EXPECTED[task])
 
 
-def test_priority_sort_trains_the_papers_five_plus_five_heads_and_two_layers(tmp_path):
+def test_priority_sort_trains_the_papers_five_plus_five_heads(tmp_path):
     from ntm_scratch.checkpoint import load_checkpoint
-    path = str(tmp_path / "p.npz")
-    assert main(["priority-sort", "--hidden", "8", "--memory-rows", "10", "--memory-width", "4",
-                 "--items", "4", "--outputs", "2", "--batch-size", "2", "--eval-size", "2",
-                 "--steps", "1", "--checkpoint", path]) == 0
+    path, two = str(tmp_path / "p.npz"), str(tmp_path / "two.npz")
+    sizes = ["--hidden", "8", "--memory-rows", "10", "--memory-width", "4", "--items", "4",
+             "--outputs", "2", "--batch-size", "2", "--eval-size", "2", "--steps", "1"]
+    assert main(["priority-sort", *sizes, "--checkpoint", path]) == 0
     meta = load_checkpoint(path)[2]
     assert meta["model"] == "ntm"
     assert (meta["model_config"]["read_heads"], meta["model_config"]["write_heads"]) == (5, 5)
-    assert meta["model_config"]["controller_layers"] == 2
+    assert meta["model_config"]["controller_layers"] == 1
+    assert main(["priority-sort", *sizes, "--controller-layers", "2", "--checkpoint", two]) == 0
+    assert load_checkpoint(two)[2]["model_config"]["controller_layers"] == 2
     ff = str(tmp_path / "ff.npz")                 # the two layers are the LSTM controller's
     assert main(["priority-sort", "--controller", "ff", "--hidden", "8", "--memory-rows", "10",
                  "--memory-width", "4", "--items", "4", "--outputs", "2", "--batch-size", "2",
