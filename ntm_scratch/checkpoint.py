@@ -157,7 +157,7 @@ def _damage(params, optim, meta):
         return f"its optimiser {opt.get('name')!r} is unknown"
     if not (isinstance(opt.get("lr"), (int, float)) and math.isfinite(opt["lr"]) and opt["lr"] > 0):
         return f"its optimiser's learning rate is {opt.get('lr')!r}"
-    for key in ("clip_value", "clip_norm"):
+    for key in ("clip_value", "clip_norm", "eps"):
         v = opt.get(key)
         if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             return f"its optimiser's {key} is {v!r}"

@@ -313,6 +313,8 @@ def add_train_arguments(p, task_cls):
     g.add_argument("--seed", type=nonnegative_int, help="seeds parameters and data (default 0)")
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), help="rmsprop (Graves' form) or adam")
     g.add_argument("--lr", type=positive_float, help="learning rate")
+    g.add_argument("--eps", type=positive_float,
+                   help="the optimiser's ε (default: Adam 1e-8, RMSProp 1e-4)")
     g.add_argument("--clip-value", type=positive_float, help="clip each gradient component to ±X")
     g.add_argument("--clip-norm", type=nonnegative_float,
                    help="clip the global gradient norm to X (0: no norm clipping)")
@@ -398,11 +400,11 @@ def _default_settings(task_cls, model_cls):
     """TrainConfig's defaults, then the model's, then the task's: (train values, optimiser)."""
     train_values = {f.name: f.default for f in fields(TrainConfig)}
     train_values["workers"] = None               # chosen from the batch and the cores, later
-    opt_values = {"name": "adam", "lr": None, "clip_value": None, "clip_norm": None}
+    opt_values = {"name": "adam", "lr": None, "eps": None, "clip_value": None, "clip_norm": None}
     for layer in (model_cls.train_defaults, task_cls.train_defaults.get("all", {}),
                   task_cls.train_defaults.get(model_cls.name, {})):
         for k, v in layer.items():
-            (opt_values if k in ("optimizer", "lr", "clip_value", "clip_norm")
+            (opt_values if k in ("optimizer", "lr", "eps", "clip_value", "clip_norm")
              else train_values)[k if k != "optimizer" else "name"] = v
     return train_values, opt_values
 
@@ -425,7 +427,7 @@ def _train_settings(args, task_cls, model_cls, meta):
             train_values[f.name] = given
     if args.no_stop:
         train_values["stop_below"] = None
-    for k in ("lr", "clip_value", "clip_norm"):
+    for k in ("lr", "eps", "clip_value", "clip_norm"):
         if getattr(args, k) is not None:
             opt_values[k] = getattr(args, k)
     if opt_values["clip_norm"] == 0:
@@ -573,7 +575,8 @@ def cmd_train(args):
     if resume:
         _check_params_fit(resume[0], model)
     optimizer = make_optimizer(opt_values["name"], opt_values["lr"],
-                               opt_values["clip_value"], opt_values["clip_norm"])
+                               opt_values["clip_value"], opt_values["clip_norm"],
+                               opt_values["eps"])
     with _run_lock(checkpoint_path):
         result = train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=resume)
     ev = result["eval"] or {}

@@ -43,7 +43,7 @@ class Optimizer:
         self.state = {s: {} for s in self.slots}
 
     def config(self):
-        return {"name": self.name, "lr": self.lr, "clip_value": self.clip_value,
+        return {"name": self.name, "lr": self.lr, "eps": self.eps, "clip_value": self.clip_value,
                 "clip_norm": self.clip_norm}
 
     def clip(self, grads):
@@ -136,9 +136,12 @@ class Adam(Optimizer):
 OPTIMIZERS = {"rmsprop": RMSPropGraves, "adam": Adam}
 
 
-def make_optimizer(name, lr=None, clip_value=None, clip_norm=None):
+def make_optimizer(name, lr=None, clip_value=None, clip_norm=None, eps=None):
+    """An optimiser by name; lr and eps None take its own defaults."""
     cls = OPTIMIZERS[name]
     kwargs = {"clip_value": clip_value, "clip_norm": clip_norm}
     if lr is not None:
         kwargs["lr"] = lr
+    if eps is not None:
+        kwargs["eps"] = eps
     return cls(**kwargs)

@@ -302,3 +302,22 @@ def test_the_learning_rate_drops_once_below_the_threshold_and_a_resume_keeps_it(
     assert main(["copy", "--resume", path, "--steps", "6", "--lr-drop-below", "1e9",
                  "--lr-drop", "0.5"]) == 0
     assert load_checkpoint(path)[2]["optimizer"]["lr"] == pytest.approx(0.005)
+
+
+def test_the_optimisers_epsilon_is_a_flag_kept_across_a_resume(tmp_path):
+    """--eps reaches the optimiser (a huge ε all but stops Adam's steps) and the checkpoint,
+    and a resumed run keeps it; runs saved before the flag existed keep their class default."""
+    from ntm_scratch.optim import make_optimizer
+    assert make_optimizer("adam").eps == 1e-8 and make_optimizer("rmsprop").eps == 1e-4
+    path, still = str(tmp_path / "run.npz"), str(tmp_path / "still.npz")
+    assert main(["copy", *TINY, "--optimizer", "adam", "--eps", "1e-6", "--steps", "1",
+                 "--checkpoint", path]) == 0
+    assert load_checkpoint(path)[2]["optimizer"]["eps"] == 1e-6
+    assert main(["copy", "--resume", path, "--steps", "2"]) == 0
+    assert load_checkpoint(path)[2]["optimizer"]["eps"] == 1e-6
+    assert main(["copy", *TINY, "--optimizer", "adam", "--eps", "1e9", "--steps", "2",
+                 "--checkpoint", still]) == 0
+    before = load_checkpoint(still)[0]
+    assert main(["copy", "--resume", still, "--steps", "3"]) == 0
+    after = load_checkpoint(still)[0]
+    assert max(float(np.abs(after[k] - before[k]).max()) for k in before) < 1e-6
