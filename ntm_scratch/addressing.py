@@ -121,18 +121,25 @@ def sharpen_backward(dw, cache):
 # ----------------------------------------------------------------------------- the chain
 def heads_address_forward(memory, memory_norms, k, beta, g, s, gamma, w_prev):
     """(5)–(9) for H heads at once: k (B, H, M); beta, g, gamma (B, H); s (B, H, S);
-    w_prev (B, H, N); memory (B, N, M) and its rows' norms (B, N)  ->  w (B, H, N)."""
+    w_prev (B, H, N); memory (B, N, M) and its rows' norms (B, N)  ->  w (B, H, N).
+    `address_stages(cache)` gives the intermediate weightings (w^c, w^g, w̃)."""
     wc, c1 = content_forward(memory, memory_norms, k, beta)  # (5, 6)
     wg, c2 = interpolate_forward(wc, g, w_prev)              # (7)
     w_tilde, c3 = shift_forward(wg, s)                       # (8)
     w, c4 = sharpen_forward(w_tilde, gamma)                  # (9)
-    return w, (c1, c2, c3, c4)
+    return w, (c1, c2, c3, c4, (wc, wg, w_tilde))
+
+
+def address_stages(cache):
+    """The weightings a heads_address_forward call passed through: {'wc', 'wg', 'w_tilde'}."""
+    wc, wg, w_tilde = cache[4]
+    return {"wc": wc, "wg": wg, "w_tilde": w_tilde}
 
 
 def heads_address_backward(dw, cache):
     """Returns {'memory', 'memory_norms', 'k', 'beta', 'g', 's', 'gamma', 'w_prev'}, shaped as
     the inputs ('memory': through k·M(i) alone; the norms' share is 'memory_norms')."""
-    c1, c2, c3, c4 = cache
+    c1, c2, c3, c4, _ = cache
     dw_tilde, dgamma = sharpen_backward(dw, c4)              # (9)
     dwg, ds = shift_backward(dw_tilde, c3)                   # (8)
     dwc, dg, dw_prev = interpolate_backward(dwg, c2)         # (7)

@@ -145,7 +145,7 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | compare | figures | export | sweep | bench",
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | compare | figures | explore | export | sweep | bench",
                                 parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
@@ -192,6 +192,15 @@ def build_parser():
     p.add_argument("--count", type=positive_int, default=64,
                    help="fresh sequences per point of the generalisation figure "
                         "(per row of the Neural Programmer's error figure)")
+    p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
+
+    p = sub.add_parser("explore", help="write one self-contained HTML page that shows a "
+                                       "trained NTM at work, step by step")
+    p.add_argument("task", choices=list(tasks))
+    p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
+                   help="the trained model to show")
+    p.add_argument("--out", metavar="FILE", type=path_arg,
+                   help="the page to write (.html; default TASK_explorer.html here)")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
     p = sub.add_parser("export", help="write a training checkpoint's model without its "
@@ -802,6 +811,23 @@ def cmd_figures(args):
     return 0
 
 
+def cmd_explore(args):
+    from .explore import write_explorer
+    out = args.out if args.out is not None else f"{args.task}_explorer.html"
+    if not out.endswith(".html"):
+        raise CLIError(f"--out {out}: the page's name ends in .html")
+    if os.path.isdir(out):
+        raise CLIError(f"--out {out} is a folder; give the page's file name")
+    _use_backend(args)
+    run = _load_trained(args.checkpoint, args.task)
+    if run[1].name != "ntm":
+        raise CLIError(f"run.py explore shows NTMs so far; {args.checkpoint} holds the model "
+                       f"{run[1].name}")
+    size = write_explorer(run, args.checkpoint, out)
+    print(f"{out}: {size / 1e6:.1f} MB; open it in a browser")
+    return 0
+
+
 SWEEP_SETS = ("seed", "checkpoint", "resume")
 
 
@@ -949,7 +975,7 @@ def cmd_export(args):
 
 
 COMMANDS = {"eval": cmd_eval, "compare": cmd_compare, "bench": cmd_bench, "figures": cmd_figures,
-            "export": cmd_export}
+            "export": cmd_export, "explore": cmd_explore}
 
 
 def main(argv=None):

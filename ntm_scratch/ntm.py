@@ -24,7 +24,7 @@ reads r_init are learned. All are broadcast over the batch, so their gradients a
 """
 import numpy as np
 
-from .addressing import heads_address_backward, heads_address_forward
+from .addressing import address_stages, heads_address_backward, heads_address_forward
 from .backend import array_module, to_host
 from .lstm import lstm_init, lstm_initial_state, lstm_initial_state_backward
 from .lstm import lstm_step_backward, lstm_step_forward
@@ -235,6 +235,17 @@ class NTMModel:
                            "add": wp["a"], "reads": r}}
         return new_state, out, cache
 
+    @staticmethod
+    def _detail(cache, memory):
+        """What `trace(detail=True)` adds at one step: the memory after the write, and each
+        head's addressing, its four stages (w^c, w^g, w̃, w) and the values that set them."""
+        out = {"memory": memory}
+        for kind, addr, act in (("read", "r_addr", "r_act"), ("write", "w_addr", "w_act")):
+            p = cache[act][1]
+            out.update({f"{kind}_{k}": v for k, v in address_stages(cache[addr]).items()})
+            out.update({f"{kind}_{k}": p[k] for k in ADDRESS_KEYS})
+        return out
+
     def step_backward(self, dout, dstate, cache):
         xp = array_module(dout)
         params, h, D = cache["params"], cache["h"], cache["D"]
@@ -297,11 +308,18 @@ class NTMModel:
         grads["W_y"], grads["b_y"] = dW_y, db_y
         return grads
 
-    def trace(self, params, x):
+    def trace(self, params, x, detail=False):
         """Run one batch and return, as host arrays over time, what the heads did (for figures):
         logits (T, B, O); read_weights (T, B, Hr, N), write_weights (T, B, Hw, N); erase and add
-        (T, B, Hw, M); reads (T, B, Hr, M)."""
+        (T, B, Hw, M); reads (T, B, Hr, M). With `detail` (the explorer) also memory (T, B, N,
+        M) after each step's write, and for KIND read and write: KIND_wc, KIND_wg, KIND_w_tilde
+        (T, B, H, N), KIND_k (T, B, H, M), KIND_beta, KIND_g, KIND_gamma (T, B, H), KIND_s
+        (T, B, H, 2R+1)."""
         logits, (caches, *_) = self.forward(params, x)
-        out = {k: np.stack([to_host(c["trace"][k]) for c in caches]) for k in caches[0]["trace"]}
+        steps = [dict(c["trace"]) for c in caches]
+        if detail:
+            for step, c in zip(steps, caches):
+                step.update(self._detail(c, c["r_mem"][0]))      # r_mem: (M_t, w^r)
+        out = {k: np.stack([to_host(st[k]) for st in steps]) for k in steps[0]}
         out["logits"] = to_host(logits)
         return out

@@ -36,7 +36,8 @@ def test_help_lists_the_tasks():
 def test_every_commands_help_prints(capsys):
     """`run.py TASK --help` for every task and command (a % in a help text once broke argparse)."""
     from tasks import TASKS
-    for command in [*TASKS, "eval", "compare copy", "figures", "export", "sweep parity", "bench"]:
+    for command in [*TASKS, "eval", "compare copy", "figures", "explore copy", "export",
+                    "sweep parity", "bench"]:
         with pytest.raises(SystemExit) as done:
             main([*command.split(), "--help"])
         assert done.value.code == 0, command

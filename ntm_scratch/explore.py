@@ -1,0 +1,84 @@
+"""`run.py explore`: one self-contained HTML page that shows a trained model at work.
+
+    python run.py explore copy --checkpoint checkpoints/copy.npz [--out copy_explorer.html]
+
+The page (ntm_scratch/explorer.html, with the data embedded as JSON: no network, no server)
+has a time slider and a play button. For an NTM it shows, at each step, the input, the
+target and the output so far; the memory after the step's write; every head's weighting over
+time; and, for a chosen head, the four addressing stages (w^c, w^g, w̃, w) with k, β, g, s and
+γ. The examples are the task's training distribution, its figure examples and one beyond the
+training range. FILE.html#example=1&step=30 opens it at that example and step; opened as
+FILE.html#selftest, the page moves its slider itself and reports what changed (the browser
+test reads that).
+"""
+import json
+import os
+
+import numpy as np
+
+from . import backend
+from .figures import _example
+from .train import batch_to_device
+
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "explorer.html")
+DIGITS = 3                                   # decimals kept in the page: enough to draw
+
+
+def _rounded(a, digits=DIGITS):
+    return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
+
+
+def _examples(task):
+    """(label, tag, sample kwargs): the task's figure examples, one drawn as in training, and
+    for each generalisation setting the first value beyond the training range."""
+    found = []
+    for tag, kwargs in task.figure_examples:
+        label = ", ".join(f"{k} {v}" for k, v in kwargs.items()) or "as in training"
+        found.append((label, tag, dict(kwargs)))
+    found.append(("drawn as in training", "train", {}))
+    for name, values, trained in task.generalisation:
+        beyond = [v for v in values if v > trained]
+        if beyond and not any(kw.get(name) == beyond[0] for _, _, kw in found):
+            found.append((f"{name} {beyond[0]} (beyond training: at most {trained})",
+                          f"beyond-{name}", {name: beyond[0]}))
+    return found
+
+
+def ntm_data(task, model, params):
+    """The page's data for an NTM: the sizes and, per example, every step's trace."""
+    dtype = params["W_y"].dtype
+    examples = []
+    for label, tag, kwargs in _examples(task):
+        batch = _example(task, tag, kwargs)
+        tr = model.trace(params, backend.to_device(batch.x, dtype), detail=True)
+        probs = 1.0 / (1.0 + np.exp(-tr["logits"][:, 0]))
+        ex = {"label": label, "x": _rounded(batch.x[:, 0]), "y": _rounded(batch.y[:, 0]),
+              "mask": _rounded(batch.mask[:, 0], 0), "out": _rounded(probs),
+              "memory": _rounded(tr["memory"][:, 0], 2)}
+        for kind in ("read", "write"):
+            ex[f"{kind}_w"] = _rounded(tr[f"{kind}_weights"][:, 0])
+            for key in ("wc", "wg", "w_tilde", "k", "beta", "g", "s", "gamma"):
+                ex[f"{kind}_{key}"] = _rounded(tr[f"{kind}_{key}"][:, 0])
+        examples.append(ex)
+    memory = np.concatenate([np.abs(np.asarray(e["memory"])).ravel() for e in examples])
+    keys = np.concatenate([np.abs(np.asarray(e[f"{k}_k"])).ravel() for e in examples
+                           for k in ("read", "write")])
+    return {"N": model.N, "M": model.M, "Hr": model.Hr, "Hw": model.Hw, "examples": examples,
+            "memory_scale": float(max(np.percentile(memory, 99), 1e-6)),
+            "key_scale": float(max(np.percentile(keys, 99), 1e-6))}
+
+
+def write_explorer(run, path, out):
+    """Write the page for a trained run (task, model, params, meta) loaded from `path`."""
+    task, model, params, meta = run
+    data = ntm_data(task, model, params)
+    data["subtitle"] = (f"{model.name.upper()} from {path}, trained on {meta['seqs']:,} "
+                        f"sequences ({meta['step']:,} steps). Drag the slider, or press play.")
+    with open(TEMPLATE, encoding="utf-8") as f:
+        page = f.read()
+    title = f"{task.name}: a trained {model.name.upper()} at work"
+    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")   # safe in <script>
+    page = page.replace("__TITLE__", title).replace("__DATA__", text)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(page)
+    return os.path.getsize(out)
