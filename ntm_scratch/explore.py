@@ -6,8 +6,10 @@ The page (ntm_scratch/explorer.html, with the data embedded as JSON: no network,
 has a time slider and a play button. For an NTM it shows, at each step, the input, the
 target and the output so far; the memory after the step's write; every head's weighting over
 time; and, for a chosen head, the four addressing stages (w^c, w^g, w̃, w) with k, β, g, s and
-γ. The examples are the task's training distribution, its figure examples and one beyond the
-training range. FILE.html#example=1&step=30 opens it at that example and step; opened as
+γ; the examples are the task's figure examples, one drawn as in training and one beyond the
+training range. For ACT it shows ρ at every input step and, for the step chosen, each ponder
+step's halting probability, the remainder and the answer, on an easy, a middle and the
+hardest setting of the task's difficulty. FILE.html#example=1&step=30 opens it at that example and step; opened as
 FILE.html#selftest, the page moves its slider itself and reports what changed (the browser
 test reads that).
 """
@@ -17,6 +19,7 @@ import os
 import numpy as np
 
 from . import backend
+from .act import EPSILON
 from .figures import _example
 from .train import batch_to_device
 
@@ -68,10 +71,60 @@ def ntm_data(task, model, params):
             "key_scale": float(max(np.percentile(keys, 99), 1e-6))}
 
 
+def _act_examples(task):
+    """(label, tag, sample kwargs): the easiest, a middle and the hardest setting of the task's
+    difficulty (ACT paper Figs. 6, 14: ponder time should follow it)."""
+    name, values, axis = task.difficulty()
+    chosen = sorted({values[0], values[len(values) // 2], values[-1]})
+    return [(f"{axis}: {v}", f"explore-{v}", {name: v}) for v in chosen]
+
+
+def _answers(task, batch, logits):
+    """Each input step's target and the model's answer, as text ('' where nothing is scored):
+    a bit and P(1) for one sigmoid output, else the decimal digits of addition's sums."""
+    T = batch.x.shape[0]
+    scored = np.asarray(batch.mask)[:, 0] > 0
+    if task.output_size == 1:
+        p = 1.0 / (1.0 + np.exp(-logits[:, 0, 0]))
+        return ([f"{int(batch.y[t, 0, 0])}" if scored[t] else "" for t in range(T)],
+                [f"{int(p[t] > 0.5)} (P(1) = {p[t]:.2f})" if scored[t] else "" for t in range(T)])
+    digits = logits[:, 0].reshape(T, -1, 11).argmax(axis=-1)
+    text = lambda row: "".join(str(d) for d in row if d < 10) or "-"
+    return ([text(batch.y[t, 0]) if scored[t] else "" for t in range(T)],
+            [text(digits[t]) if scored[t] else "" for t in range(T)])
+
+
+def act_data(task, model, params):
+    """The page's data for ACT: per example, each input step's ponder steps (halting
+    probabilities h^n, their weights p^n), N, the remainder R and ρ = N + R."""
+    dtype = params["W_y"].dtype
+    examples = []
+    for label, tag, kwargs in _act_examples(task):
+        batch = _example(task, tag, kwargs)
+        logits, cache = model.forward_batch(params, batch_to_device(batch, dtype), train=True)
+        live = np.asarray(getattr(batch, "input_mask", np.ones(batch.x.shape[:2])))[:, 0] > 0
+        steps = []
+        for t, c in enumerate(cache["caches"]):
+            if not live[t]:
+                break
+            n = int(backend.to_host(c["N"])[0])
+            h = [float(backend.to_host(st["h"])[0]) for st in c["steps"][:n]]
+            p = [float(backend.to_host(st["p"])[0]) for st in c["steps"][:n]]
+            steps.append({"h": _rounded(h), "p": _rounded(p), "N": n, "R": round(p[-1], DIGITS),
+                          "rho": round(n + p[-1], DIGITS)})
+        target, answer = _answers(task, batch, backend.to_host(logits))
+        T = len(steps)
+        examples.append({"label": label, "x": _rounded(batch.x[:T, 0]), "steps": steps,
+                         "target": target[:T], "answer": answer[:T]})
+    return {"examples": examples, "epsilon": EPSILON, "max_ponder": model.config["max_ponder"],
+            "tau": model.config["tau"]}
+
+
 def write_explorer(run, path, out):
     """Write the page for a trained run (task, model, params, meta) loaded from `path`."""
     task, model, params, meta = run
-    data = ntm_data(task, model, params)
+    data = {"ntm": ntm_data, "act": act_data}[model.name](task, model, params)
+    data["kind"] = model.name
     data["subtitle"] = (f"{model.name.upper()} from {path}, trained on {meta['seqs']:,} "
                         f"sequences ({meta['step']:,} steps). Drag the slider, or press play.")
     with open(TEMPLATE, encoding="utf-8") as f:

@@ -19,13 +19,25 @@ def page_data(path):
     return text, json.loads(found.group(1).replace("<\\/", "</"))
 
 
+TINY_LOGIC = ["logic", "--max-steps", "3", "--max-gates", "4", "--hidden", "4",
+              "--batch-size", "2", "--eval-size", "2", "--steps", "1"]
+
+
+def _page(folder, argv, name):
+    checkpoint, out = str(folder / f"{name}.npz"), str(folder / f"{name}.html")
+    assert main([*argv, "--checkpoint", checkpoint]) == 0
+    assert main(["explore", argv[0], "--checkpoint", checkpoint, "--out", out]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("explore")
-    checkpoint, out = str(folder / "c.npz"), str(folder / "copy.html")
-    assert main([*TINY_COPY, "--read-heads", "2", "--checkpoint", checkpoint]) == 0
-    assert main(["explore", "copy", "--checkpoint", checkpoint, "--out", out]) == 0
-    return out
+    return _page(tmp_path_factory.mktemp("explore"), [*TINY_COPY, "--read-heads", "2"], "copy")
+
+
+@pytest.fixture(scope="module")
+def act_page(tmp_path_factory):
+    return _page(tmp_path_factory.mktemp("explore-act"), TINY_LOGIC, "logic")
 
 
 def test_the_page_holds_every_step_of_every_example_and_nothing_from_outside(page):
@@ -47,6 +59,22 @@ def test_the_page_holds_every_step_of_every_example_and_nothing_from_outside(pag
         assert len(e["out"]) == T and all(0 <= p <= 1 for row in e["out"] for p in row)
 
 
+def test_the_act_page_holds_every_ponder_step(act_page):
+    from ntm_scratch.act import EPSILON
+    _, data = page_data(act_page)
+    assert data["kind"] == "act" and data["epsilon"] == EPSILON
+    assert [e["label"] for e in data["examples"]] == [
+        "gates per input step: 1", "gates per input step: 3", "gates per input step: 4"]
+    for e in data["examples"]:
+        assert len(e["steps"]) == len(e["x"]) == len(e["target"]) == len(e["answer"]) >= 1
+        for s in e["steps"]:
+            assert len(s["h"]) == len(s["p"]) == s["N"] >= 1
+            assert s["R"] == s["p"][-1] and abs(sum(s["p"]) - 1) < 2e-3
+            assert abs(s["rho"] - (s["N"] + s["R"])) < 2e-3
+            assert sum(s["h"][:-1]) < 1 - EPSILON                # it stopped once it reached it
+        assert all(a.startswith(("0 (P(1) =", "1 (P(1) =")) for a in e["answer"])
+
+
 def test_explore_refuses_what_it_cannot_show(tmp_path, capsys):
     lstm = str(tmp_path / "lstm.npz")
     assert main(["copy", "--model", "lstm", "--hidden", "4", "--layers", "1", "--max-length",
@@ -65,10 +93,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (Debian's package: chromium)")
-def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(page):
+@pytest.mark.parametrize("kind, drawn", [
+    ("ntm", {"output", "memory", "weightings", "stage_wc", "stage_w", "key"}),
+    ("act", {"ponder", "input", "halting"})])
+def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(kind, drawn, request):
     """Headless Chromium opens the page as FILE.html#selftest: the page moves its own slider
     to the last step and reports which of its pictures changed and any error it caught; the
     browser's console must show no error either."""
+    page = request.getfixturevalue("page" if kind == "ntm" else "act_page")
     done = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
          "--enable-logging=stderr", "--v=0", "--dump-dom", "file://" + page + "#selftest"],
@@ -77,7 +109,6 @@ def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(page):
     assert found, "the page wrote no report: its script did not run to the end"
     report = json.loads(found.group(1))
     assert report["errors"] == [] and report["steps"] > 1
-    assert {"output", "memory", "weightings", "stage_wc", "stage_w", "key"} <= \
-        set(report["changed"])
+    assert drawn <= set(report["changed"])
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
