@@ -195,7 +195,7 @@ def build_parser():
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
 
     p = sub.add_parser("explore", help="write one self-contained HTML page that shows a "
-                                       "trained NTM or ACT model at work, step by step")
+                                       "trained model at work, step by step")
     p.add_argument("task", choices=list(tasks))
     p.add_argument("--checkpoint", metavar="PATH", type=path_arg, required=True,
                    help="the trained model to show")
@@ -820,9 +820,9 @@ def cmd_explore(args):
         raise CLIError(f"--out {out} is a folder; give the page's file name")
     _use_backend(args)
     run = _load_trained(args.checkpoint, args.task)
-    if run[1].name not in ("ntm", "act"):
-        raise CLIError(f"run.py explore shows the NTM and ACT so far; {args.checkpoint} holds "
-                       f"the model {run[1].name}")
+    if run[1].name not in ("ntm", "act", "seq2seq", "programmer", "pipe"):
+        raise CLIError(f"run.py explore shows the NTM, ACT, the encoder–decoder and the Neural "
+                       f"Programmer; {args.checkpoint} holds the model {run[1].name}")
     size = write_explorer(run, args.checkpoint, out)
     print(f"{out}: {size / 1e6:.1f} MB; open it in a browser")
     return 0

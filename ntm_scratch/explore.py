@@ -9,7 +9,9 @@ time; and, for a chosen head, the four addressing stages (w^c, w^g, w̃, w) with
 γ; the examples are the task's figure examples, one drawn as in training and one beyond the
 training range. For ACT it shows ρ at every input step and, for the step chosen, each ponder
 step's halting probability, the remainder and the answer, on an easy, a middle and the
-hardest setting of the task's difficulty. FILE.html#example=1&step=30 opens it at that example and step; opened as
+hardest setting of the task's difficulty. For an encoder–decoder, the alignment building up
+as the greedy decoder produces each token. For the Neural Programmer and the pipe, each
+step's soft and hard choices and what the hard program made (rows selected, values). FILE.html#example=1&step=30 opens it at that example and step; opened as
 FILE.html#selftest, the page moves its slider itself and reports what changed (the browser
 test reads that).
 """
@@ -120,10 +122,59 @@ def act_data(task, model, params):
             "tau": model.config["tau"]}
 
 
+def seq2seq_data(task, model, params):
+    """The page's data for an encoder–decoder: per example the source, the greedy decoder's
+    output, the target, and the attention weights of every output step over the source."""
+    dtype = params["W_y"].dtype
+    examples = []
+    for label, tag, kwargs in _examples(task):
+        batch = batch_to_device(_example(task, tag, kwargs), dtype)
+        logits, alpha = model.greedy(params, batch)
+        source = task.text(backend.to_host(batch.x)[:, 0], task.source_alphabet)
+        said = task.text(backend.to_host(logits.argmax(axis=-1))[:, 0], task.target_alphabet)
+        truth = task.text(backend.to_host(batch.y)[:, 0], task.target_alphabet)
+        a = backend.to_host(alpha)[:len(said), 0, :len(source)]
+        examples.append({"label": label, "source": source, "said": said, "truth": truth,
+                         "alpha": _rounded(a)})
+    return {"examples": examples, "attention": model.config["attention"]}
+
+
+def program_data(task, model, params):
+    """The page's data for the Neural Programmer and the pipe: per example the question, each
+    step's soft choices (training's softmax) and hard choices (evaluation's hardmax), what each
+    step of the hard program made (the programmer: its row selection and scalar; the pipe: its
+    value), the table or the numbers, and the answer."""
+    from .figures_programmer import _program_axes
+    parts = _program_axes(task, model)
+    dtype = params["q_W"].dtype
+    examples = []
+    for tag, kwargs in task.figure_examples:
+        batch = batch_to_device(_example(task, tag, kwargs), dtype)
+        soft, _ = model.forward_batch(params, batch, train=True)
+        hard, _ = model.forward_batch(params, batch, train=False)
+        host = lambda k, d=hard: backend.to_host(d[k])[:, 0]
+        ex = {"label": tag, "question": task.describe(batch, 0),
+              "answer": task.model_answer(hard, batch, 0),
+              "right": bool(backend.to_host(task.answered(hard, batch))[0]),
+              "parts": [{"name": k, "choices": names, "soft": _rounded(host(k, soft)),
+                         "hard": _rounded(host(k), 0)} for k, names in parts]}
+        if model.name == "pipe":
+            ex["made"] = _rounded(host("value_steps"))
+            ex["numbers"] = _rounded(backend.to_host(batch.values)[0])
+        else:
+            rows = int(backend.to_host(batch.row_mask)[0].sum())
+            ex["made"] = _rounded(host("scalar_steps"))
+            ex["rows"] = _rounded(host("rs_steps")[:, :rows])
+            ex["table"] = _rounded(backend.to_host(batch.table)[0, :rows])
+        examples.append(ex)
+    return {"examples": examples, "model": model.name}
+
+
 def write_explorer(run, path, out):
     """Write the page for a trained run (task, model, params, meta) loaded from `path`."""
     task, model, params, meta = run
-    data = {"ntm": ntm_data, "act": act_data}[model.name](task, model, params)
+    data = {"ntm": ntm_data, "act": act_data, "seq2seq": seq2seq_data,
+            "programmer": program_data, "pipe": program_data}[model.name](task, model, params)
     data["kind"] = model.name
     data["subtitle"] = (f"{model.name.upper()} from {path}, trained on {meta['seqs']:,} "
                         f"sequences ({meta['step']:,} steps). Drag the slider, or press play.")

@@ -42,7 +42,8 @@ def pipe_init(q_size, hidden, embed, slots, rng, dtype):
 def pipe_steps_forward(params, q, values, value_mask, T, hard=False):
     """T steps of the pipe. q: (B, Dq); values: (B, N) the question's numbers, value_mask: (B, N)
     boolean (an expression may have fewer than N). hard: hardmax (evaluation; no backward).
-    Returns o_T (B,), every step's (α^op, α^a, α^b) (the program) and the cache."""
+    Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made) and
+    the cache."""
     xp = array_module(q)
     B, N = values.shape
     S, H = params["E_a"].shape[0], params["b_hist"].shape[0]
@@ -62,7 +63,7 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False):
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
         o = add * (a + b) + sub * (a - b) + mul * a * b + first * a
         caches.append((ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b))
-        program.append((a_op, a_a, a_b))
+        program.append((a_op, a_a, a_b, o))
         c = xp.concatenate([a_op @ params["U"], a_a @ params["E_a"], a_b @ params["E_b"]], axis=1)
         if N + t < S:                                          # o_t becomes slot N + t
             v[:, N + t] = o
@@ -151,7 +152,7 @@ class PipeModel(ProgrammerModel):
             params, q, xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask),
             self.config["program_steps"], hard=not train)
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
-                               for i, k in enumerate(("op", "a", "b"))}}
+                               for i, k in enumerate(("op", "a", "b", "value_steps"))}}
         return outs, (q_cache, cache)
 
     def backward(self, douts, cache):

@@ -150,8 +150,8 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False):
     of steps t−1..t−3 (rs_0 = rs_{-1} = 1 on the real rows, the scalars before step 1 are 0).
 
     q: (B, Dq). hard: every softmax becomes a hardmax (evaluation; no backward). Returns the
-    last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col) (the program, for
-    figures) and the cache.
+    last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col, its outputs) (the
+    program and what it made, for figures) and the cache.
     """
     xp = array_module(q)
     B, H = q.shape[0], params["b_hist"].shape[0]
@@ -167,7 +167,7 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False):
         a_col, col_cache = selector_forward(q, h, params["W_col"], params["P"], hard=hard)
         out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser)
         caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col))
-        choices.append((a_op, a_col))
+        choices.append((a_op, a_col, out))
         c = xp.concatenate([a_op @ params["U"], a_col @ params["P"]], axis=1)
         prev = _next_prev(prev, out)
     return out, choices, (caches, params)
@@ -333,7 +333,10 @@ class ProgrammerModel:
             batch.greater.astype(dtype), batch.lesser.astype(dtype), self.config["program_steps"],
             hard=not train)
         outs = {"scalar": out["scalar"], "lookup": out["lookup"],
-                "op": xp.stack([a for a, _ in choices]), "col": xp.stack([c for _, c in choices])}
+                "op": xp.stack([a for a, _, _ in choices]),
+                "col": xp.stack([c for _, c, _ in choices]),
+                "rs_steps": xp.stack([o["rs"] for _, _, o in choices]),        # (T, B, rows)
+                "scalar_steps": xp.stack([o["scalar"] for _, _, o in choices])}  # (T, B)
         return outs, (q_cache, cache)
 
     def backward(self, douts, cache):

@@ -9,8 +9,17 @@ import pytest
 
 from ntm_scratch.cli import main
 
-TINY_COPY = ["copy", "--hidden", "6", "--memory-rows", "12", "--memory-width", "4",
-             "--max-length", "3", "--batch-size", "2", "--eval-size", "2", "--steps", "1"]
+TINY = {   # kind: the training flags of a tiny model of each family
+    "ntm": ["copy", "--hidden", "6", "--memory-rows", "12", "--memory-width", "4",
+            "--max-length", "3", "--read-heads", "2"],
+    "act": ["logic", "--max-steps", "3", "--max-gates", "4", "--hidden", "4"],
+    "seq2seq": ["reverse", "--max-length", "4", "--hidden", "6", "--embed", "4"],
+    "programmer": ["table-qa", "--columns", "3", "--hidden", "6", "--embed", "4"],
+    "pipe": ["arithmetic", "--hidden", "6", "--embed", "4"]}
+COMMON = ["--batch-size", "2", "--eval-size", "2", "--steps", "1"]
+DRAWN = {"ntm": {"output", "memory", "weightings", "stage_wc", "stage_w", "key"},
+         "act": {"ponder", "input", "halting"}, "seq2seq": {"alignment"},   # (untrained: α even)
+         "programmer": {"choices", "made"}, "pipe": {"choices", "made"}}
 
 
 def page_data(path):
@@ -19,29 +28,19 @@ def page_data(path):
     return text, json.loads(found.group(1).replace("<\\/", "</"))
 
 
-TINY_LOGIC = ["logic", "--max-steps", "3", "--max-gates", "4", "--hidden", "4",
-              "--batch-size", "2", "--eval-size", "2", "--steps", "1"]
-
-
-def _page(folder, argv, name):
-    checkpoint, out = str(folder / f"{name}.npz"), str(folder / f"{name}.html")
-    assert main([*argv, "--checkpoint", checkpoint]) == 0
-    assert main(["explore", argv[0], "--checkpoint", checkpoint, "--out", out]) == 0
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """One page of each family, from a tiny model trained one step."""
+    folder, out = tmp_path_factory.mktemp("explore"), {}
+    for kind, argv in TINY.items():
+        checkpoint, out[kind] = str(folder / f"{kind}.npz"), str(folder / f"{kind}.html")
+        assert main([*argv, *COMMON, "--checkpoint", checkpoint]) == 0
+        assert main(["explore", argv[0], "--checkpoint", checkpoint, "--out", out[kind]]) == 0
     return out
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    return _page(tmp_path_factory.mktemp("explore"), [*TINY_COPY, "--read-heads", "2"], "copy")
-
-
-@pytest.fixture(scope="module")
-def act_page(tmp_path_factory):
-    return _page(tmp_path_factory.mktemp("explore-act"), TINY_LOGIC, "logic")
-
-
-def test_the_page_holds_every_step_of_every_example_and_nothing_from_outside(page):
-    text, data = page_data(page)
+def test_the_ntm_page_holds_every_step_of_every_example_and_nothing_from_outside(pages):
+    text, data = page_data(pages["ntm"])
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', text)      # no network
     assert (data["N"], data["M"], data["Hr"], data["Hw"]) == (12, 4, 2, 1)
     labels = [e["label"] for e in data["examples"]]
@@ -59,9 +58,9 @@ def test_the_page_holds_every_step_of_every_example_and_nothing_from_outside(pag
         assert len(e["out"]) == T and all(0 <= p <= 1 for row in e["out"] for p in row)
 
 
-def test_the_act_page_holds_every_ponder_step(act_page):
+def test_the_act_page_holds_every_ponder_step(pages):
     from ntm_scratch.act import EPSILON
-    _, data = page_data(act_page)
+    _, data = page_data(pages["act"])
     assert data["kind"] == "act" and data["epsilon"] == EPSILON
     assert [e["label"] for e in data["examples"]] == [
         "gates per input step: 1", "gates per input step: 3", "gates per input step: 4"]
@@ -73,6 +72,26 @@ def test_the_act_page_holds_every_ponder_step(act_page):
             assert abs(s["rho"] - (s["N"] + s["R"])) < 2e-3
             assert sum(s["h"][:-1]) < 1 - EPSILON                # it stopped once it reached it
         assert all(a.startswith(("0 (P(1) =", "1 (P(1) =")) for a in e["answer"])
+
+
+def test_the_attention_and_program_pages_hold_their_choices(pages):
+    _, data = page_data(pages["seq2seq"])
+    for e in data["examples"]:
+        assert len(e["alpha"]) == len(e["said"]) and len(e["alpha"][0]) == len(e["source"])
+        assert all(abs(sum(row) - 1) < 0.01 for row in e["alpha"])       # attention weights
+    for kind in ("programmer", "pipe"):
+        _, data = page_data(pages[kind])
+        assert data["model"] == kind and data["examples"]
+        for e in data["examples"]:
+            assert e["question"] and e["answer"] and e["right"] in (True, False)
+            for part in e["parts"]:
+                T = len(part["soft"])
+                assert T == len(part["hard"]) == len(e["made"]) and len(part["choices"]) == \
+                    len(part["soft"][0])
+                assert all(abs(sum(r) - 1) < 0.01 for r in part["soft"])
+                assert all(sorted(r)[-1] == 1 and sum(r) == 1 for r in part["hard"])
+            if kind == "programmer":
+                assert len(e["rows"]) == T and len(e["rows"][0]) == len(e["table"])
 
 
 def test_explore_refuses_what_it_cannot_show(tmp_path, capsys):
@@ -93,14 +112,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (Debian's package: chromium)")
-@pytest.mark.parametrize("kind, drawn", [
-    ("ntm", {"output", "memory", "weightings", "stage_wc", "stage_w", "key"}),
-    ("act", {"ponder", "input", "halting"})])
-def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(kind, drawn, request):
+@pytest.mark.parametrize("kind", sorted(TINY))
+def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(kind, pages):
     """Headless Chromium opens the page as FILE.html#selftest: the page moves its own slider
     to the last step and reports which of its pictures changed and any error it caught; the
     browser's console must show no error either."""
-    page = request.getfixturevalue("page" if kind == "ntm" else "act_page")
+    page = pages[kind]
     done = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
          "--enable-logging=stderr", "--v=0", "--dump-dom", "file://" + page + "#selftest"],
@@ -109,6 +126,6 @@ def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(kind, dra
     assert found, "the page wrote no report: its script did not run to the end"
     report = json.loads(found.group(1))
     assert report["errors"] == [] and report["steps"] > 1
-    assert drawn <= set(report["changed"])
+    assert DRAWN[kind] <= set(report["changed"])
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
