@@ -823,8 +823,11 @@ def cmd_explore(args):
     if run[1].name not in ("ntm", "act", "seq2seq", "programmer", "pipe"):
         raise CLIError(f"run.py explore shows the NTM, ACT, the encoder–decoder and the Neural "
                        f"Programmer; {args.checkpoint} holds the model {run[1].name}")
+    if run[1].name == "seq2seq" and run[1].config["attention"] == "none":
+        raise CLIError(f"{args.checkpoint} is an encoder–decoder without attention: there is "
+                       f"no alignment to show")
     size = write_explorer(run, args.checkpoint, out)
-    print(f"{out}: {size / 1e6:.1f} MB; open it in a browser")
+    print(f"{out}: {size / 1e3:,.0f} kB; open it in a browser")
     return 0
 
 

@@ -15,6 +15,7 @@ step's soft and hard choices and what the hard program made (rows selected, valu
 FILE.html#selftest, the page moves its slider itself and reports what changed (the browser
 test reads that).
 """
+import html
 import json
 import os
 
@@ -34,19 +35,32 @@ def _rounded(a, digits=DIGITS):
 
 
 def _examples(task):
-    """(label, tag, sample kwargs): the task's figure examples, one drawn as in training, and
-    for each generalisation setting the first value beyond the training range."""
+    """(label, tag, sample kwargs): the task's figure examples, one drawn as in training (unless
+    a figure example is one already), and for each generalisation setting the first value
+    beyond the training range. Examples beyond it say so."""
+    limits = {name: trained for name, _, trained in task.generalisation}
     found = []
     for tag, kwargs in task.figure_examples:
-        label = ", ".join(f"{k} {v}" for k, v in kwargs.items()) or "as in training"
-        found.append((label, tag, dict(kwargs)))
-    found.append(("drawn as in training", "train", {}))
+        found.append((tag, dict(kwargs)))
+    if not any(kwargs == {} for _, kwargs in found):
+        found.append(("train", {}))
     for name, values, trained in task.generalisation:
         beyond = [v for v in values if v > trained]
-        if beyond and not any(kw.get(name) == beyond[0] for _, _, kw in found):
-            found.append((f"{name} {beyond[0]} (beyond training: at most {trained})",
-                          f"beyond-{name}", {name: beyond[0]}))
-    return found
+        if beyond and not any(kw.get(name, 0) > trained for _, kw in found):
+            found.append((f"beyond-{name}", {name: beyond[0]}))
+    labelled = []
+    for tag, kwargs in found:
+        label = ", ".join(f"{k} {v}" for k, v in kwargs.items()) or "drawn as in training"
+        over = [f"{k} at most {limits[k]}" for k, v in kwargs.items()
+                if k in limits and isinstance(v, int) and v > limits[k]]
+        if over:
+            label += f" (beyond training: {', '.join(over)})"
+        labelled.append([label, tag, kwargs])
+    names = [label for label, _, _ in labelled]
+    for item in labelled:                      # the same settings twice: number them
+        if names.count(item[0]) > 1:
+            item[0] = f"{item[0]} ({item[1]})"
+    return [tuple(item) for item in labelled]
 
 
 def ntm_data(task, model, params):
@@ -78,7 +92,12 @@ def _act_examples(task):
     difficulty (ACT paper Figs. 6, 14: ponder time should follow it)."""
     name, values, axis = task.difficulty()
     chosen = sorted({values[0], values[len(values) // 2], values[-1]})
-    return [(f"{axis}: {v}", f"explore-{v}", {name: v}) for v in chosen]
+    found = [(f"{axis}: {v}", f"explore-{v}", {name: v}) for v in chosen]
+    if "max_steps" in task.config:             # logic: a sequence twice the longest trained
+        longest = task.config["max_steps"]
+        found.append((f"length {2 * longest} (beyond training: at most {longest})",
+                      "explore-long", {"length": 2 * longest}))
+    return found
 
 
 def _answers(task, batch, logits):
@@ -106,6 +125,7 @@ def act_data(task, model, params):
         logits, cache = model.forward_batch(params, batch_to_device(batch, dtype), train=True)
         live = np.asarray(getattr(batch, "input_mask", np.ones(batch.x.shape[:2])))[:, 0] > 0
         steps = []
+        rho = backend.to_host(cache["rho"])[:, 0]
         for t, c in enumerate(cache["caches"]):
             if not live[t]:
                 break
@@ -113,13 +133,31 @@ def act_data(task, model, params):
             h = [float(backend.to_host(st["h"])[0]) for st in c["steps"][:n]]
             p = [float(backend.to_host(st["p"])[0]) for st in c["steps"][:n]]
             steps.append({"h": _rounded(h), "p": _rounded(p), "N": n, "R": round(p[-1], DIGITS),
-                          "rho": round(n + p[-1], DIGITS)})
+                          "rho": round(float(rho[t]), DIGITS)})        # the model's own ρ_t
         target, answer = _answers(task, batch, backend.to_host(logits))
         T = len(steps)
         examples.append({"label": label, "x": _rounded(batch.x[:T, 0]), "steps": steps,
                          "target": target[:T], "answer": answer[:T]})
     return {"examples": examples, "epsilon": EPSILON, "max_ponder": model.config["max_ponder"],
             "tau": model.config["tau"]}
+
+
+def _tokens(ids, alphabet, stop=True):
+    """Token ids -> their symbols, one per position, the special tokens named; up to and
+    including the first end token (`stop`), or up to the padding (a source)."""
+    from tasks.tokens import BOS, EOS, PAD, SPECIALS
+    out = []
+    for t in (int(t) for t in ids):
+        if not stop and t == PAD:
+            break
+        name = {PAD: "<pad>", BOS: "<bos>", EOS: "<eos>"}.get(t)
+        if name is None:
+            k = t - SPECIALS
+            name = alphabet[k] if k < len(alphabet) else str(t)
+        out.append(name)
+        if stop and t == EOS:
+            break
+    return out
 
 
 def seq2seq_data(task, model, params):
@@ -130,10 +168,10 @@ def seq2seq_data(task, model, params):
     for label, tag, kwargs in _examples(task):
         batch = batch_to_device(_example(task, tag, kwargs), dtype)
         logits, alpha = model.greedy(params, batch)
-        source = task.text(backend.to_host(batch.x)[:, 0], task.source_alphabet)
-        said = task.text(backend.to_host(logits.argmax(axis=-1))[:, 0], task.target_alphabet)
-        truth = task.text(backend.to_host(batch.y)[:, 0], task.target_alphabet)
-        a = backend.to_host(alpha)[:len(said), 0, :len(source)]
+        source = _tokens(backend.to_host(batch.x)[:, 0], task.source_alphabet, stop=False)
+        said = _tokens(backend.to_host(logits.argmax(axis=-1))[:, 0], task.target_alphabet)
+        truth = _tokens(backend.to_host(batch.y)[:, 0], task.target_alphabet)
+        a = backend.to_host(alpha)[:len(said), 0, :len(source)]      # every step, in order
         examples.append({"label": label, "source": source, "said": said, "truth": truth,
                          "alpha": _rounded(a)})
     return {"examples": examples, "attention": model.config["attention"]}
@@ -153,14 +191,16 @@ def program_data(task, model, params):
         soft, _ = model.forward_batch(params, batch, train=True)
         hard, _ = model.forward_batch(params, batch, train=False)
         host = lambda k, d=hard: backend.to_host(d[k])[:, 0]
-        ex = {"label": tag, "question": task.describe(batch, 0),
+        where = ", ".join(f"{k} {v}" for k, v in kwargs.items() if k != "template")
+        ex = {"label": f"{tag} ({where})" if where else tag, "question": task.describe(batch, 0),
               "answer": task.model_answer(hard, batch, 0),
               "right": bool(backend.to_host(task.answered(hard, batch))[0]),
               "parts": [{"name": k, "choices": names, "soft": _rounded(host(k, soft)),
                          "hard": _rounded(host(k), 0)} for k, names in parts]}
         if model.name == "pipe":
             ex["made"] = _rounded(host("value_steps"))
-            ex["numbers"] = _rounded(backend.to_host(batch.values)[0])
+            shown = np.asarray(backend.to_host(batch.value_mask))[0].astype(bool)
+            ex["numbers"] = _rounded(np.asarray(backend.to_host(batch.values))[0][shown])
         else:
             rows = int(backend.to_host(batch.row_mask)[0].sum())
             ex["made"] = _rounded(host("scalar_steps"))
@@ -180,8 +220,10 @@ def write_explorer(run, path, out):
                         f"sequences ({meta['step']:,} steps). Drag the slider, or press play.")
     with open(TEMPLATE, encoding="utf-8") as f:
         page = f.read()
-    title = f"{task.name}: a trained {model.name.upper()} at work"
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")   # safe in <script>
+    title = html.escape(f"{task.name}: a trained {model.name.upper()} at work")
+    text = json.dumps(data, separators=(",", ":"))
+    for ch, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        text = text.replace(ch, code)             # nothing in it can end or open a tag
     page = page.replace("__TITLE__", title).replace("__DATA__", text)
     with open(out, "w", encoding="utf-8") as f:
         f.write(page)

@@ -58,14 +58,36 @@ def test_the_ntm_page_holds_every_step_of_every_example_and_nothing_from_outside
         assert len(e["out"]) == T and all(0 <= p <= 1 for row in e["out"] for p in row)
 
 
+def test_the_ntm_pages_stages_are_the_addressing_equations(pages):
+    """Each shown stage follows from the one before and the values shown (to the page's three
+    decimals): w^g = g·w^c + (1 − g)·w_{t−1}, w̃ the circular shift of w^g by s, w ∝ w̃^γ."""
+    import numpy as np
+    _, data = page_data(pages["ntm"])
+    for e in data["examples"]:
+        for kind in ("read", "write"):
+            wc, wg, wt, w = (np.array(e[f"{kind}_{k}"]) for k in ("wc", "wg", "w_tilde", "w"))
+            g, s, gamma = (np.array(e[f"{kind}_{k}"]) for k in ("g", "s", "gamma"))
+            for t in range(1, len(w)):
+                for h in range(w.shape[1]):
+                    np.testing.assert_allclose(
+                        wg[t, h], g[t, h] * wc[t, h] + (1 - g[t, h]) * w[t - 1, h], atol=0.01)
+                    R = (s.shape[-1] - 1) // 2
+                    shifted = sum(s[t, h, R + d] * np.roll(wg[t, h], d) for d in range(-R, R + 1))
+                    np.testing.assert_allclose(wt[t, h], shifted, atol=0.01)
+                    sharp = np.maximum(wt[t, h], 1e-12) ** gamma[t, h]
+                    np.testing.assert_allclose(w[t, h], sharp / sharp.sum(), atol=0.02)
+
+
 def test_the_act_page_holds_every_ponder_step(pages):
     from ntm_scratch.act import EPSILON
     _, data = page_data(pages["act"])
     assert data["kind"] == "act" and data["epsilon"] == EPSILON
     assert [e["label"] for e in data["examples"]] == [
-        "gates per input step: 1", "gates per input step: 3", "gates per input step: 4"]
+        "gates per input step: 1", "gates per input step: 3", "gates per input step: 4",
+        "length 6 (beyond training: at most 3)"]
     for e in data["examples"]:
         assert len(e["steps"]) == len(e["x"]) == len(e["target"]) == len(e["answer"]) >= 1
+        assert "beyond" not in e["label"] or len(e["steps"]) == 6
         for s in e["steps"]:
             assert len(s["h"]) == len(s["p"]) == s["N"] >= 1
             assert s["R"] == s["p"][-1] and abs(sum(s["p"]) - 1) < 2e-3
@@ -100,12 +122,30 @@ def test_explore_refuses_what_it_cannot_show(tmp_path, capsys):
                  "3", "--batch-size", "2", "--eval-size", "2", "--steps", "1",
                  "--checkpoint", lstm]) == 0
     capsys.readouterr()
+    plain = str(tmp_path / "plain.npz")                   # an encoder–decoder without attention
+    assert main(["reverse", "--attention", "none", *TINY["seq2seq"][1:], *COMMON,
+                 "--checkpoint", plain]) == 0
+    capsys.readouterr()
     for argv in (["explore", "copy", "--checkpoint", lstm, "--out", str(tmp_path / "a.html")],
+                 ["explore", "reverse", "--checkpoint", plain, "--out", str(tmp_path / "b.html")],
                  ["explore", "copy", "--checkpoint", lstm, "--out", str(tmp_path / "a.txt")],
                  ["explore", "copy", "--checkpoint", str(tmp_path / "none.npz")]):
         assert main(argv) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not any(p.suffix in (".html", ".txt") for p in tmp_path.iterdir())
+
+
+def test_text_from_the_data_cannot_open_a_tag(tmp_path):
+    """A checkpoint's path reaches the page (its subtitle): whatever it holds stays data."""
+    odd = str(tmp_path / "a<!--<script>alert(1)</script>&b.npz")
+    assert main([*TINY["act"], *COMMON, "--checkpoint", odd]) == 0
+    out = str(tmp_path / "odd.html")
+    assert main(["explore", "logic", "--checkpoint", odd, "--out", out]) == 0
+    text, data = page_data(out)
+    inside = text[text.index('<script id="data"'):]
+    inside = inside[inside.index(">") + 1:inside.index("</script>")]
+    assert "<" not in inside and ">" not in inside and "&" not in inside
+    assert odd in data["subtitle"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -126,6 +166,9 @@ def test_the_page_runs_in_a_browser_and_the_slider_moves_what_is_drawn(kind, pag
     assert found, "the page wrote no report: its script did not run to the end"
     report = json.loads(found.group(1))
     assert report["errors"] == [] and report["steps"] > 1
+    _, data = page_data(page)                       # every example (and head) was visited
+    assert report["visited"] >= 3 * len(data["examples"]) * max(1, data.get("Hr", 0) +
+                                                                 data.get("Hw", 0))
     assert DRAWN[kind] <= set(report["changed"])
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
     assert not console, console
