@@ -300,7 +300,7 @@ def start_client(scheduler, jobs):
     if scheduler is not None:
         return Client(scheduler, timeout="20s"), None
     cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     return Client(cluster), cluster
 
 

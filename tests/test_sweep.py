@@ -162,7 +162,7 @@ def test_a_run_whose_worker_is_lost_resumes_on_another(tmp_path):
     runs = [{"name": "lost-seed0", "config": {}, "seed": 0, "argv": argv, "path": path,
              "resume_argv": ["copy", "--workers", "1"], "steps": 250}]
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         import threading
         result = {}
         sweep = threading.Thread(target=lambda: result.update(runs=run_sweep(
@@ -186,7 +186,7 @@ def test_a_run_whose_worker_is_lost_resumes_on_another(tmp_path):
 def test_a_sweep_runs_on_the_scheduler_it_is_given(tmp_path, capsys):
     from distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         argv = ["sweep", "parity", "--grid", "tau=0.1", "--scheduler",
                 cluster.scheduler_address, "--dir", str(tmp_path), "--count", "4",
                 "--steps", "1", *PARITY]
@@ -205,7 +205,7 @@ def test_ctrl_c_cancels_the_runs_on_a_cluster(tmp_path):
     from distributed import LocalCluster
     from test_processes import ROOT, children, end_everything, wait_until_gone
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:
         sweep = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "run.py"), "sweep", "parity", "--grid",
              "tau=0.01", "--scheduler", cluster.scheduler_address, "--dir", str(tmp_path),
