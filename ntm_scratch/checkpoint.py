@@ -21,6 +21,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import zipfile
 
 import numpy as np
@@ -89,18 +90,26 @@ def remove_stale_temporaries(path):
                 pass
 
 
+# numpy reads every array's header with ast.literal_eval, and CPython 3.11's AST constructor
+# keeps its recursion depth per interpreter, not per thread: two threads reading at once can
+# fail with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905). The
+# workers of a local sweep are threads of one process, so checkpoints are read one at a time.
+_READING = threading.Lock()
+
+
 def load_checkpoint(path):
     """Returns (params, optim_state, meta) as host arrays and a dict, or raises CheckpointError."""
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):     # a bare .npy array, not an archive
-            raise ValueError("not an .npz archive")
-        with z:
-            meta = json.loads(str(z["meta"]))
-            params = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
-            optim = {k[len("optim/"):]: z[k] for k in z.files if k.startswith("optim/")}
+        with _READING:
+            z = np.load(path, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):     # a bare .npy array, not an archive
+                raise ValueError("not an .npz archive")
+            with z:
+                meta = json.loads(str(z["meta"]))
+                params = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
+                optim = {k[len("optim/"):]: z[k] for k in z.files if k.startswith("optim/")}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError,
             NotImplementedError, RuntimeError) as exc:      # (the last two: an encrypted entry,
                                                             #  an unknown compression)

@@ -142,6 +142,45 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     assert meta["step"] == 1 and np.array_equal(params["w"], np.ones(3))
 
 
+def test_checkpoints_are_read_safely_from_many_threads(tmp_path):
+    """numpy parses array headers with ast, whose recursion count CPython 3.11 shares between
+    threads; a thread switch inside the parser (here forced by garbage whose finaliser sleeps)
+    made a sweep's evaluation fail with SystemError. Reading checkpoints must not."""
+    import gc
+    import threading
+    import time
+    path = str(tmp_path / "c.npz")
+    save_checkpoint(path, {f"w{i}": np.ones(2) for i in range(40)}, {"t": np.asarray(0)},
+                    complete_meta(1))
+
+    class Switch:
+        def __del__(self):
+            time.sleep(0)                   # lets another thread run, from inside the parser
+
+    errors = []
+
+    def read():
+        try:
+            for _ in range(200):
+                garbage = Switch()
+                garbage.cycle = garbage     # freed by the collector, at any allocation
+                del garbage
+                load_checkpoint(path)
+        except Exception as exc:            # noqa: BLE001 (any failure is the finding)
+            errors.append(repr(exc))
+    threshold = gc.get_threshold()
+    gc.set_threshold(5)
+    try:
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        gc.set_threshold(*threshold)
+    assert errors == []
+
+
 def test_unreadable_checkpoints_raise_checkpoint_error(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file at all")
