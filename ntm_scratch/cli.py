@@ -547,7 +547,8 @@ def cmd_train(args):
     if meta is not None:
         _check_saved_task_config(args.resume, task_cls, meta)
     task_config = _resolve_config("task", task_cls.options, args,
-                                  meta["task_config"] if meta else None)
+                                  meta["task_config"] if meta else None, None,
+                                  getattr(task_cls, "predates", None))
     model_config = _resolve_config("model", model_cls.options, args,
                                    meta["model_config"] if meta else None,
                                    task_cls.model_defaults.get(model_name),

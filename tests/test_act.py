@@ -136,6 +136,20 @@ def test_parity_data():
     assert np.all((fixed.x[0] != 0).sum(axis=1) == 3)
 
 
+def test_parity_with_the_entries_first():
+    """positions='first' (Fojo et al.'s layout): the k non-zero entries fill the first k places;
+    the default scatters them, so late places are set as often as early ones."""
+    first = ParityTask(bits=16, positions="first").sample(np.random.default_rng(0), 400)
+    v = first.x[0]
+    np.testing.assert_array_equal(v != 0, np.arange(16)[None, :] < first.nonzero[:, None])
+    np.testing.assert_array_equal(first.y[0, :, 0], (v == 1).sum(axis=1) % 2)
+    assert 0.4 < first.y.mean() < 0.6
+    scattered = ParityTask(bits=16).sample(np.random.default_rng(0), 400).x[0]
+    assert (scattered[:, -1] != 0).mean() > 0.35 and (v[:, -1] != 0).mean() < 0.15
+    with pytest.raises(ValueError, match="positions"):
+        ParityTask(bits=16, positions="last")
+
+
 def test_addition_data():
     from tasks.addition import NO_DIGIT, AdditionTask, write_number
     np.testing.assert_array_equal(write_number([0, 7, 12345, 499995], 6),

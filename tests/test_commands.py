@@ -322,6 +322,25 @@ def test_parity_trains_with_two_workers_and_evaluates_without_flags(tmp_path, ca
     assert "error" in capsys.readouterr().out
 
 
+def test_a_parity_checkpoint_older_than_positions_continues_with_random_places(tmp_path,
+                                                                              capsys):
+    """Parity checkpoints saved before --positions existed were trained with the entries at
+    random places; they resume, evaluate and refuse --positions first as such."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    path = str(tmp_path / "old.npz")
+    tiny = ["--bits", "3", "--hidden", "4", "--batch-size", "4", "--eval-size", "4",
+            "--eval-every", "1"]
+    assert main(["parity", *tiny, "--steps", "1", "--checkpoint", path]) == 0
+    params, optim, meta = load_checkpoint(path)
+    assert meta["task_config"].pop("positions") == "random"
+    save_checkpoint(path, params, optim, meta)
+    assert main(["parity", "--resume", path, "--steps", "2", "--positions", "first"]) == 2
+    assert "positions=random" in capsys.readouterr().err
+    assert main(["parity", "--resume", path, "--steps", "2"]) == 0
+    assert load_checkpoint(path)[2]["task_config"]["positions"] == "random"
+    assert main(["eval", "parity", "--checkpoint", path, "--count", "4"]) == 0
+
+
 def test_resuming_a_checkpoint_older_than_an_option_asks_for_its_value(tmp_path, capsys):
     """A repeat-copy checkpoint saved before --curriculum existed must not silently take the
     new default: resume asks which value it was trained with, and takes the answer."""
