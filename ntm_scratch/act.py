@@ -13,10 +13,12 @@ For each input step t, ponder steps n = 1..N(t) share one cell S:
 (s^n in y^n and h^n is the cell's output: the top layer's h for an LSTM.) N(t) is piecewise
 constant and treated as a constant (§2.2), so ∂ρ/∂h^n = −1 for n < N and h^N gets no gradient.
 
-Batched: every example halts on its own. A ponder step runs the cell on the whole batch; an
-example that has halted gets p = 0 from then on, so nothing it computes reaches the outputs or
-the gradient. The loop stops when every example has halted (or at M_max). With M_max = 1 the
-step is the plain cell: N = 1, p^1 = 1, and ρ = 2 is a constant: the no-ACT baseline.
+Batched: every example halts on its own. Ponder step n runs the cell on the examples still
+running, and only on them: an example that halts leaves the batch (its rows are dropped from
+the state), so a batch costs the sum of its ponder steps, not its size times the longest. The
+cache keeps, per ponder step, which examples ran (`idx`, into the batch) and which of them went
+on (`keep`); the backward pass scatters their gradients back. With M_max = 1 the step is the
+plain cell: N = 1, p^1 = 1, and ρ = 2 is a constant: the no-ACT baseline.
 """
 import numpy as np
 
@@ -39,12 +41,27 @@ def _batch_col(v, like):
     return v[:, None] if like.ndim == 2 else v[None, :, None]
 
 
+def _rows(v, which):
+    """A state array's examples `which` (indices or a mask), along its batch axis."""
+    return v[which] if v.ndim == 2 else v[:, which]
+
+
+def _add_rows(total, which, v):
+    """total[examples `which`] += v, along the batch axis (`which` names each example once)."""
+    if total.ndim == 2:
+        total[which] += v
+    else:
+        total[:, which] += v
+
+
 def act_step_forward(x, state, params, cell, max_ponder, eps=EPSILON):
     """One input step of ACT.
 
     x: (B, D); state: the cell's state dict at t − 1; params: the cell's parameters under the
     prefix 'cell_', and W_y (H, O), b_y (O,), W_h (H, 1), b_h (1,); cell: 'rnn' or 'lstm'.
-    Returns the mean-field state s_t, the outputs (y_t (B, O), ρ_t (B,), N_t (B,)) and the cache.
+    Returns the mean-field state s_t, the outputs (y_t (B, O), ρ_t (B,), N_t (B,)) and the cache:
+    per ponder step n, `idx` (the examples that ran it), `keep` (which of those run step n + 1),
+    and s^n, y^n, h^n, p^n for those examples only.
     """
     xp = array_module(x)
     step_forward = CELLS[cell][0]
@@ -52,29 +69,37 @@ def act_step_forward(x, state, params, cell, max_ponder, eps=EPSILON):
     B = x.shape[0]
     first = xp.concatenate([x, xp.ones((B, 1), dtype=x.dtype)], axis=1)    # the flag bit on
     later = xp.concatenate([x, xp.zeros((B, 1), dtype=x.dtype)], axis=1)   # ... and off
-    cum = xp.zeros(B, dtype=x.dtype)                  # Σ_{k<n} h^k while an example runs
-    running = xp.ones(B, dtype=bool)
+    idx = xp.arange(B)                                # the examples still running
+    cum = xp.zeros(B, dtype=x.dtype)                  # their Σ_{k<n} h^k
     N = xp.zeros(B, dtype=x.dtype)
     R = xp.zeros(B, dtype=x.dtype)
+    y_t = None
+    mean_state = {k: xp.zeros_like(v) for k, v in state.items()}
     steps = []
     s = state
     for n in range(1, max_ponder + 1):
-        s, out, cell_cache = step_forward(first if n == 1 else later, s, cell_params)
+        s, out, cell_cache = step_forward(first if n == 1 else later[idx], s, cell_params)
         y, y_cache = affine_forward(out, params["W_y"], params["b_y"])             # y^n
         h = sigmoid(out @ params["W_h"] + params["b_h"])[:, 0]                    # h^n
-        halts = running & ((cum + h >= 1.0 - eps) | (n == max_ponder))           # n = N(t)
-        p = xp.where(halts, 1.0 - cum, xp.where(running, h, 0.0))                 # p^n
-        N = xp.where(halts, n, N)
-        R = xp.where(halts, 1.0 - cum, R)                                        # R(t)
-        cum = cum + xp.where(running & ~halts, h, 0.0)
-        running = running & ~halts
-        steps.append({"s": s, "out": out, "y": y, "h": h, "p": p, "cell": cell_cache,
-                      "y_cache": y_cache})
-        if not bool(running.any()):                   # one device sync per ponder step
+        halts = (cum + h >= 1.0 - eps) | (n == max_ponder)                       # n = N(t)
+        p = xp.where(halts, 1.0 - cum, h)                                         # p^n
+        N[idx[halts]] = n
+        R[idx[halts]] = (1.0 - cum)[halts]                                        # R(t)
+        if y_t is None:
+            y_t = xp.zeros((B, y.shape[1]), dtype=y.dtype)
+        y_t[idx] += p[:, None] * y                                                # y_t = Σ p^n y^n
+        for k, v in s.items():
+            _add_rows(mean_state[k], idx, _batch_col(p, v) * v)                   # s_t = Σ p^n s^n
+        keep = ~halts
+        steps.append({"idx": idx, "keep": keep, "s": s, "out": out, "y": y, "h": h, "p": p,
+                      "cell": cell_cache, "y_cache": y_cache})
+        going = int(keep.sum())                       # one device sync per ponder step
+        if going == 0:
             break
-    mean_state = {k: sum(_batch_col(st["p"], st["s"][k]) * st["s"][k] for st in steps)
-                  for k in state}                                                # s_t = Σ p^n s^n
-    y_t = sum(st["p"][:, None] * st["y"] for st in steps)                         # y_t = Σ p^n y^n
+        if going < len(idx):                          # the halted leave the batch
+            idx, cum, h = idx[keep], cum[keep], h[keep]
+            s = {k: _rows(v, keep) for k, v in s.items()}
+        cum = cum + h
     rho = N + R                                                                   # ρ_t = N + R
     return mean_state, (y_t, rho, N), {"steps": steps, "N": N, "params": params, "cell": cell,
                                         "state0": state}
@@ -84,44 +109,52 @@ def act_step_backward(dout, dstate, cache):
     """dout = (dy_t (B, O), dρ_t (B,), dN_t ignored: N is a constant); dstate: the gradient of
     the mean-field state s_t. Returns dx (B, D), the gradient of s_{t−1} and the parameters'."""
     dy_t, drho = dout[0], dout[1]
-    steps, N, params = cache["steps"], cache["N"], cache["params"]
+    steps, params = cache["steps"], cache["params"]
     step_backward = CELLS[cache["cell"]][1]
     xp = array_module(dy_t)
-    # dp^n: p^n scales y^n in y_t and s^n in s_t
+    B = dy_t.shape[0]
+    # dp^n: p^n scales y^n in y_t and s^n in s_t (for the examples that ran step n)
     dps = []
+    dp_last = xp.zeros(B, dtype=dy_t.dtype)           # dp^N, each example's at its own N
     for st in steps:
-        dp = (dy_t * st["y"]).sum(axis=1)
+        idx = st["idx"]
+        dp = (dy_t[idx] * st["y"]).sum(axis=1)
         for k, v in st["s"].items():
-            dp = dp + (dstate[k] * v).sum(axis=tuple(i for i in range(v.ndim) if i != v.ndim - 2))
+            dp = dp + (_rows(dstate[k], idx) * v).sum(
+                axis=tuple(i for i in range(v.ndim) if i != v.ndim - 2))
         dps.append(dp)
-    dp_last = sum(xp.where(N == n, dp, 0.0) for n, dp in enumerate(dps, start=1))   # dp^N
+        halted = ~st["keep"]
+        dp_last[idx[halted]] = dp[halted]
     grads = {"W_y": 0.0, "b_y": 0.0, "W_h": 0.0, "b_h": 0.0}
     dcell_sum = {}                                # the cell's weights, summed over ponder steps
-    ds_next = None                                    # the gradient s^n gets from s^{n+1}
-    dx = 0.0
+    ds_next = None                                # the gradient s^n gets from s^{n+1}
+    dx = None
     for n in range(len(steps), 0, -1):
         st = steps[n - 1]
-        p, h, out = st["p"], st["h"], st["out"]
+        idx, keep, p, h, out = st["idx"], st["keep"], st["p"], st["h"], st["out"]
         # p^n = h^n for n < N, and p^N = R = 1 − Σ_{n<N} h^n; ρ = N + R: h^N gets nothing
-        below = (n < N).astype(dy_t.dtype)
-        dh = below * (dps[n - 1] - dp_last - drho)
+        below = keep.astype(dy_t.dtype)                                          # n < N
+        dh = below * (dps[n - 1] - dp_last[idx] - drho[idx])
         dz = (dh * h * (1.0 - h))[:, None]                                       # through σ
         grads["W_h"] = grads["W_h"] + out.T @ dz
         grads["b_h"] = grads["b_h"] + dz.sum(axis=0)
-        dout_n, dW_y, db_y = affine_backward(p[:, None] * dy_t, st["y_cache"])   # y^n = W_y s^n
+        dout_n, dW_y, db_y = affine_backward(p[:, None] * dy_t[idx], st["y_cache"])  # y^n
         grads["W_y"] = grads["W_y"] + dW_y
         grads["b_y"] = grads["b_y"] + db_y
         dout_n = dout_n + dz @ params["W_h"].T                                  # and h^n
-        ds = {k: _batch_col(p, v) * dstate[k] for k, v in dstate.items()}       # s_t = Σ p^n s^n
-        if ds_next is not None:
-            ds = {k: ds[k] + ds_next[k] for k in ds}
+        ds = {k: _batch_col(p, v) * _rows(dstate[k], idx) for k, v in st["s"].items()}
+        if ds_next is not None:                       # from the examples that went on
+            for k in ds:
+                _add_rows(ds[k], keep, ds_next[k])
         dxf, ds_next, dcell = step_backward(dout_n, ds, st["cell"])
         for k, v in dcell.items():                # our own buffer on the first step, then +=
             if k in dcell_sum:
                 dcell_sum[k] += v
             else:
                 dcell_sum[k] = v.copy()
-        dx = dx + dxf[:, :-1]                         # the flag bit is not an input to learn
+        if dx is None:
+            dx = xp.zeros((B, dxf.shape[1] - 1), dtype=dxf.dtype)
+        dx[idx] += dxf[:, :-1]                        # the flag bit is not an input to learn
     grads.update(prefixed(dcell_sum, "cell_"))
     return dx, ds_next, grads
 

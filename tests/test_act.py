@@ -45,11 +45,10 @@ def halting_margins(cache):
     is from the threshold 1 − ε. A finite difference must not move any of them across it."""
     out = []
     for c in cache["caches"]:
-        cum = 0.0
-        for n, st in enumerate(c["steps"], start=1):
-            cum = cum + st["h"]
-            live = n <= c["N"]
-            out.append(np.abs(cum - (1 - EPSILON))[live])
+        cum = np.zeros(len(c["N"]))
+        for st in c["steps"]:                       # the examples that ran ponder step n
+            cum[st["idx"]] += st["h"]
+            out.append(np.abs(cum[st["idx"]] - (1 - EPSILON)))
     return np.concatenate(out)
 
 
@@ -76,7 +75,8 @@ def test_the_ponder_cost_has_the_gradient_of_minus_one_per_step_before_N():
     expected = 0.0
     for c in cache["caches"]:
         for n, st in enumerate(c["steps"], start=1):
-            expected -= ((n < c["N"]) * st["h"] * (1 - st["h"])).sum() / 4
+            below = n < c["N"][st["idx"]]               # the examples that ponder past n
+            expected -= (below * st["h"] * (1 - st["h"])).sum() / 4
     np.testing.assert_allclose(grads["b_h"][0], expected, rtol=1e-12)
 
 
@@ -87,6 +87,19 @@ def test_the_flag_bit_is_set_on_the_first_ponder_step_only():
         flags = [st["cell"][0][0][:, 5] for st in c["steps"]]  # the cell's input [x; flag; h]
         assert np.all(flags[0] == 1) and all(np.all(f == 0) for f in flags[1:])
         assert len(flags) > 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_ponder_step_runs_only_the_examples_still_running(cell):
+    """A batch costs the sum of its ponder steps: the cell ran ponder step n on one row per
+    example with N >= n, and on those examples."""
+    model, params, batch = tiny(cell)
+    _, cache = model.forward_batch(params, batch)
+    for c in cache["caches"]:
+        assert len({len(st["idx"]) for st in c["steps"]}) > 1             # some left early
+        for n, st in enumerate(c["steps"], start=1):
+            np.testing.assert_array_equal(st["idx"], np.flatnonzero(c["N"] >= n))
+            assert st["out"].shape[0] == len(st["idx"])                     # what the cell ran
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
