@@ -90,6 +90,13 @@ def remove_stale_temporaries(path):
                 pass
 
 
+def shown_path(path):
+    """A checkpoint's path as tables and figures name it: relative to the working folder when
+    it lies inside it, else as it is."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 # numpy reads every array's header with ast.literal_eval, and CPython 3.11's AST constructor
 # keeps its recursion depth per interpreter, not per thread: two threads reading at once can
 # fail with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905). The

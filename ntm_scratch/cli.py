@@ -27,7 +27,8 @@ from dataclasses import asdict, fields
 from . import backend
 from .act import ACTModel
 from .backend import BackendError
-from .checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries
+from .checkpoint import (CheckpointError, load_checkpoint, remove_stale_temporaries,
+                         shown_path)
 from .lstm import LSTMModel
 from .ntm import NTMModel
 from .optim import OPTIMIZERS, make_optimizer
@@ -906,14 +907,16 @@ def cmd_sweep(args, extra):
     summary = _sweep_summary(args, runs, metric, rungs)
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"{'configuration':<32} {'seeds':>5} {'step':>9} {metric + ' mean':>12} {'spread':>8}"
-          f"  best run")
+    print(f"{'configuration':<32} {'seeds':>5} {'steps':>17} {metric + ' mean':>12} "
+          f"{'spread':>8}  best run")
     for c in summary["configs"]:
         if c["mean"] is None:
             continue
         stopped = "  (stopped by halving)" if c["stopped_at"] else ""
-        print(f"{config_name(c['config']):<32} {c['evaluated']:>5} {c['step']:>9,} "
-              f"{c['mean']:>12.4g} {c['std']:>8.3g}  {_shown(c['best'])}{stopped}")
+        steps = (f"{c['step']:,}" if c["least_step"] == c["step"]
+                 else f"{c['least_step']:,}–{c['step']:,}")
+        print(f"{config_name(c['config']):<32} {c['evaluated']:>5} {steps:>17} "
+              f"{c['mean']:>12.4g} {c['std']:>8.3g}  {shown_path(c['best'])}{stopped}")
     failed = [r for r in runs if r["status"] == "failed"]
     for r in failed:
         print(f"{r['name']}: failed: {r['failure']}")
@@ -927,12 +930,6 @@ def cmd_sweep(args, extra):
                             f"{', '.join(r['name'] for r in failed)} (see summary.json and their "
                             f".out files)")
     return 0
-
-
-def _shown(path):
-    """A path relative to the working folder when it lies inside it, else as it is."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def _sweep_summary(args, runs, metric, rungs):

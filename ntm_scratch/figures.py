@@ -42,6 +42,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .checkpoint import shown_path  # noqa: E402
 from .train import evaluate, read_log_records  # noqa: E402
 
 FIGURE_SEED = 2024
@@ -61,7 +62,7 @@ FOOTER_LINE = 0.12      # inches: the height of one line of the 7-point footer
 def _footer(fig, paths):
     """The checkpoints a figure was drawn from, along its bottom edge, wrapped to the figure's
     width; returns the number of lines."""
-    text = "from " + ", ".join(p for p in paths if p)
+    text = "from " + ", ".join(shown_path(p) for p in paths if p)
     lines = textwrap.wrap(text, int(fig.get_figwidth() * 17)) or [""]   # ~17 characters an inch
     fig.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.4", ha="left", va="bottom")
     return len(lines)

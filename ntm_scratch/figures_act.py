@@ -101,9 +101,10 @@ def draw_sweep_figures(rows, task, runs, out_dir, count=256):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     seqs = sorted({r["seqs"] for r in rows})
+    seen = f"{seqs[0]:,}" if len(seqs) == 1 else f"{seqs[0]:,} to {seqs[-1]:,}"
     sizes = ", ".join(f"{k} {v}" for k, v in task.config.items())
-    ax.set_title(f"{task.name} ({sizes}): {task.metric} against τ, "
-                 f"{', '.join(f'{s:,}' for s in seqs)} training sequences", fontsize=10)
+    ax.set_title(f"{task.name} ({sizes}): {task.metric} against τ\n"
+                 f"after {seen} training sequences", fontsize=10)
     _save(fig, sorted({os.path.dirname(r["path"]) for r in rows}), written[-1])
     if runs:
         written.append(os.path.join(out_dir, f"{task.name}_ponder_vs_difficulty.png"))

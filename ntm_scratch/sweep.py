@@ -418,7 +418,9 @@ def config_stats(runs, metric):
         stats.append({"config": json.loads(key), "runs": len(members), "evaluated": len(values),
                       "mean": float(np.mean(values)) if values else None,
                       "std": float(np.std(values)) if values else None,
-                      "step": max(steps) if steps else None,
+                      "step": max(steps) if steps else None,       # the furthest, and
+                      "least_step": min(steps) if steps else None,  # the earliest (a run stopped
+                                                                    # by --stop-below)
                       "best": best["path"] if best else None,
                       "stopped_at": max((m.get("stopped_at") or 0 for m in members),
                                         default=0) or None})
