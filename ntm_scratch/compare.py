@@ -9,12 +9,14 @@ Every model sees the very same sequences at each value (they are drawn once, fro
 default_rng([seed, value]), a text value by its CRC-32, as `run.py eval` draws them). A bit task's rows also give the share of the scored output bits
 that are wrong, which is what makes different lengths comparable: 50% is chance.
 """
+import inspect
 import json
 from dataclasses import asdict
 
 import numpy as np
 
 from . import backend
+from .optim import OPTIMIZERS
 from .train import TrainConfig, batch_to_device, data_key
 
 SEED_KEYS = ("memory_seed",)          # model settings that only seed a run
@@ -32,6 +34,9 @@ def describe_run(run):
     saved = {**asdict(TrainConfig()), **meta["train"]}  # a setting added since: its default
     train = {k: v for k, v in saved.items() if k not in NOT_THE_RUN}
     optimizer = dict(meta["optimizer"])
+    if "eps" not in optimizer and optimizer.get("name") in OPTIMIZERS:   # saved before --eps:
+        optimizer["eps"] = inspect.signature(                          # trained with its default
+            OPTIMIZERS[optimizer["name"]]).parameters["eps"].default
     if meta.get("lr_dropped_at") is not None:           # the rate it started from
         optimizer["lr"] = optimizer["lr"] / train.get("lr_drop", 1.0)
     described.update({f"train.{k}": v for k, v in train.items()})

@@ -90,14 +90,15 @@ def test_compare_bad_arguments(checkpoints, tmp_path, capsys):
 
 def test_compare_groups_an_older_checkpoint_with_its_like_and_varies_text_settings(
         checkpoints, tmp_path, capsys):
-    """A checkpoint saved before an option existed (here --controller-layers) groups with a
-    new one of the same settings; a setting whose values are words (dates' split) works, and
-    a value the task cannot make is one line."""
+    """A checkpoint saved before an option existed (here --controller-layers, and --eps, the
+    optimiser's) groups with a new one of the same settings; a setting whose values are words
+    (dates' split) works, and a value the task cannot make is one line."""
     from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
     ntm, _ = checkpoints
     old = str(tmp_path / "old.npz")
     params, optim, meta = load_checkpoint(ntm)
     meta["model_config"].pop("controller_layers")
+    assert meta["optimizer"].pop("eps") == 1e-4             # RMSProp's default
     for key in ("lr_drop_below", "lr_drop"):
         meta["train"].pop(key)
     save_checkpoint(old, params, optim, meta)
