@@ -36,7 +36,7 @@ from .parallel import SPLIT_AT, default_workers, set_blas_threads, usable_cores
 from .pipe import PipeModel
 from .programmer import ProgrammerModel
 from .seq2seq import Seq2SeqModel
-from .train import DTYPES, TrainConfig, TrainingError, train
+from .train import DTYPES, TrainConfig, TrainingError, best_path, train
 
 MODELS = {m.name: m for m in (NTMModel, LSTMModel, Seq2SeqModel, ACTModel, ProgrammerModel,
                                 PipeModel)}
@@ -336,6 +336,10 @@ def add_train_arguments(p, task_cls):
                                  f"the learning rate by --lr-drop, once (default: never)"))
     g.add_argument("--lr-drop", type=positive_float,
                    help="the factor of --lr-drop-below (default 0.1)")
+    g.add_argument("--keep-best", action="store_const", const=True, default=None,
+                   help=_escaped(f"also keep the model of the lowest evaluation's "
+                                 f"{task_cls.metric} so far, as a model file beside the "
+                                 f"checkpoint (RUN.best.npz)"))
     g.add_argument("--eval-every", type=positive_int, help="evaluate and checkpoint every K steps")
     g.add_argument("--eval-size", type=positive_int, help="fresh sequences per evaluation")
     g.add_argument("--log-every", type=positive_int, help="a train line in the log every K steps")
@@ -594,6 +598,9 @@ def cmd_train(args):
     print(f"done: step {result['step']}, {result['seqs']:,} sequences, "
           f"{result['wall']:.1f} s; eval {task.metric} {ev.get(task.metric, float('nan')):.3f}; "
           f"checkpoint {checkpoint_path}, log {log_path}")
+    if result["best"]:
+        print(f"best: step {result['best']['step']}, eval {task.metric} "
+              f"{result['best']['value']:.3f}; model {best_path(checkpoint_path)}")
     return 0
 
 

@@ -20,7 +20,8 @@ from .optim import OPTIMIZERS
 from .train import TrainConfig, batch_to_device, data_key
 
 SEED_KEYS = ("memory_seed",)          # model settings that only seed a run
-NOT_THE_RUN = ("seed", "steps", "workers", "eval_every", "eval_size", "log_every", "stop_below")
+NOT_THE_RUN = ("seed", "steps", "workers", "eval_every", "eval_size", "log_every", "stop_below",
+               "keep_best")
 
 
 def describe_run(run):

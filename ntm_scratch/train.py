@@ -52,6 +52,13 @@ class TrainConfig:
     grad_noise: float = 0.0     # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient
     lr_drop_below: float = None  # once an evaluation's metric is below this, the learning rate
     lr_drop: float = 0.1         # is multiplied by lr_drop, once (None: never)
+    keep_best: bool = False      # also keep the model of the lowest evaluation so far, as a
+                                 # model file beside the checkpoint (best_path)
+
+
+def best_path(checkpoint_path):
+    """Where --keep-best keeps the model of a run's lowest evaluation: RUN.best.npz."""
+    return os.path.splitext(checkpoint_path)[0] + ".best.npz"
 
 
 def batch_to_device(batch, dtype):
@@ -177,6 +184,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         step, seqs, wall0 = meta["step"], meta["seqs"], meta["wall"]
         window = meta.get("log_window", {})             # the log line in progress
     dropped = {"step": resume[2].get("lr_dropped_at") if resume else None}   # lr_drop_below
+    best = dict(resume[2].get("best") or {}) if resume else {}       # keep_best: step, metric
     t0 = time.monotonic()
     wall = lambda: wall0 + time.monotonic() - t0
     last_good = {"step": step if resume else None}
@@ -189,9 +197,7 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         raise TrainingError(f"{what}; training stopped and the last good checkpoint "
                             f"(step {last_good['step']}) is kept at {checkpoint_path}")
 
-    def checkpoint(extra):
-        if not _all_finite(params):                     # never replace a good one with NaN
-            stop(f"the parameters stopped being finite by step {step}")
+    def run_meta(extra):
         meta = {"task": task.name, "task_config": task.config,
                 "model": model.name, "model_config": model.config,
                 "optimizer": optimizer.config(), "train": asdict(cfg),
@@ -199,8 +205,24 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
                 "rng_state": rng.bit_generator.state,
                 "log_window": {k: backend.scalar(v) for k, v in window.items()}}
         meta.update(extra)
-        save_checkpoint(checkpoint_path, params, optimizer.state_dict(), meta)
+        return meta
+
+    def checkpoint(extra):
+        if not _all_finite(params):                     # never replace a good one with NaN
+            stop(f"the parameters stopped being finite by step {step}")
+        save_checkpoint(checkpoint_path, params, optimizer.state_dict(), run_meta(extra))
         last_good["step"] = step
+
+    def keep_if_best(ev):
+        """--keep-best: the model of an evaluation lower than every one before, as a model file
+        (what `run.py export` writes), the step and value recorded for a resumed run."""
+        if not cfg.keep_best or (best and ev[task.metric] >= best["value"]) \
+                or not _all_finite(params):
+            return
+        best.update(step=step, seqs=seqs, value=ev[task.metric])
+        save_checkpoint(best_path(checkpoint_path), params, {},
+                        run_meta({"eval": ev, "lr_dropped_at": dropped["step"], "best": best,
+                                  "model_only": True, "stored": cfg.dtype}))
 
     def evaluate_and_checkpoint():
         """Evaluate on fresh sequences, log, checkpoint; returns the progress line's part."""
@@ -216,7 +238,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             dropped["step"] = step
             write({"kind": "event", "event": "lr_drop", "step": step, "seqs": seqs,
                    "lr": optimizer.lr, "wall": wall(), task.metric: ev[task.metric]})
-        checkpoint({"eval": ev, "lr_dropped_at": dropped["step"]})
+        keep_if_best(ev)
+        checkpoint({"eval": ev, "lr_dropped_at": dropped["step"], "best": best or None})
         if cfg.stop_below is not None and ev[task.metric] < cfg.stop_below:
             result["solved"] = True
             write({"kind": "event", "event": "solved", "step": step, "seqs": seqs,
@@ -295,5 +318,5 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         if group is not None:
             group.close()
     result.update(step=step, seqs=seqs, wall=wall(), checkpoint=checkpoint_path, log=log_path,
-                  last_checkpoint_step=last_good["step"])
+                  last_checkpoint_step=last_good["step"], best=best or None)
     return result

@@ -360,3 +360,28 @@ def test_the_optimisers_epsilon_is_a_flag_kept_across_a_resume(tmp_path):
     assert main(["copy", "--resume", still, "--steps", "3"]) == 0
     after = load_checkpoint(still)[0]
     assert max(float(np.abs(after[k] - before[k]).max()) for k in before) < 1e-6
+
+
+def test_keep_best_keeps_the_model_of_the_lowest_evaluation_through_a_resume(tmp_path, capsys):
+    """--keep-best writes RUN.best.npz, a model file of the first evaluation lower than every
+    one before it; a resumed run (which keeps the setting) replaces it only with a lower one."""
+    path = str(tmp_path / "c.npz")
+    best = str(tmp_path / "c.best.npz")
+
+    def lowest():
+        evals = [r for r in read_log(str(tmp_path / "c.jsonl")) if r["kind"] == "eval"]
+        costs = [r["cost"] for r in evals]
+        return evals[costs.index(min(costs))]          # the first of the lowest
+    assert main(["copy", *TINY, "--eval-every", "1", "--steps", "6", "--keep-best",
+                 "--checkpoint", path]) == 0
+    params, optim, meta = load_checkpoint(best)
+    assert meta["model_only"] is True and optim == {}
+    assert meta["step"] == lowest()["step"] and meta["best"]["value"] == lowest()["cost"]
+    assert load_checkpoint(path)[2]["best"] == meta["best"]
+    assert main(["copy", "--resume", path, "--steps", "12"]) == 0
+    assert load_checkpoint(best)[2]["step"] == lowest()["step"]
+    assert f"best: step {lowest()['step']}" in capsys.readouterr().out
+    assert main(["eval", "copy", "--checkpoint", best, "--count", "4"]) == 0
+    other = str(tmp_path / "plain.npz")
+    assert main(["copy", *TINY, "--steps", "2", "--checkpoint", other]) == 0
+    assert not os.path.exists(str(tmp_path / "plain.best.npz"))
