@@ -202,10 +202,24 @@ def _damage_of_record(meta):
         np.random.default_rng().bit_generator.state = meta["rng_state"]
     except (TypeError, ValueError, KeyError):
         return "its data generator's state is not one NumPy can restore"
+    best = meta.get("best")                             # --keep-best's record
+    if best is not None and not (isinstance(best, dict) and _count(best.get("step"))
+                                 and _count(best.get("seqs"))
+                                 and isinstance(best.get("value"), (int, float))
+                                 and math.isfinite(best["value"])):
+        return "its record of the best evaluation is invalid"
     for part in ("task_config", "model_config"):
         if any(v is None for v in meta[part].values()):
             return f"its {part.replace('_', ' ')} has an empty value"
     return None
+
+
+def is_model_file(path):
+    """Whether `path` holds a readable model file (what export and --keep-best may replace)."""
+    try:
+        return load_checkpoint(path)[2].get("model_only") is True
+    except CheckpointError:
+        return False
 
 
 def export_model(source, out, float16=False):
@@ -218,13 +232,8 @@ def export_model(source, out, float16=False):
         raise CheckpointError(f"{source} is already a model file")
     if os.path.abspath(source) == os.path.abspath(out):
         raise CheckpointError("the model file must go to another path than its checkpoint")
-    if os.path.exists(out):
-        try:
-            replaceable = load_checkpoint(out)[2].get("model_only") is True
-        except CheckpointError:
-            replaceable = False
-        if not replaceable:
-            raise CheckpointError(f"{out} exists and is not a model file; choose another path")
+    if os.path.exists(out) and not is_model_file(out):
+        raise CheckpointError(f"{out} exists and is not a model file; choose another path")
     stored = "float16" if float16 else meta["train"].get("dtype", "float32")
     for k, v in params.items():
         if v.size and np.abs(v).max() > np.finfo(stored).max:

@@ -621,6 +621,7 @@ def _run_lock(checkpoint_path):
         raise CLIError(f"another process is training {checkpoint_path}; wait for it to end, or "
                        f"choose another --checkpoint") from None
     remove_stale_temporaries(checkpoint_path)        # half-written by a killed run of it
+    remove_stale_temporaries(best_path(checkpoint_path))    # (and its --keep-best model)
     try:
         yield
     finally:
@@ -663,7 +664,8 @@ def _load_trained(path, task_name):
     _check_saved_task_config(path, _tasks()[task_name], meta)
     model_cls = MODELS[meta["model"]]
     try:
-        task = _tasks()[task_name](**meta["task_config"])
+        task_cls = _tasks()[task_name]
+        task = task_cls(**{**getattr(task_cls, "predates", {}), **meta["task_config"]})
         model = model_cls(*model_sizes(task, model_cls.name), **_saved_model_kwargs(meta))
     except (TypeError, ValueError) as exc:              # a setting this version cannot take
         raise CheckpointError(f"{path} is damaged: its configuration does not fit "
@@ -777,7 +779,7 @@ def cmd_compare(args):
         raise CLIError(f"--out {args.out}: the figure's name ends in .png")
     runs = [_load_trained(path, args.task) for path in args.checkpoints]
     task = runs[0][0]
-    if len({json.dumps(r[3]["task_config"], sort_keys=True) for r in runs}) > 1:
+    if len({json.dumps(r[0].config, sort_keys=True) for r in runs}) > 1:   # as rebuilt
         raise CLIError("these models were trained on different versions of the task; "
                        "compare runs of one task configuration")
     given = _varied_settings(args, task, args.task)

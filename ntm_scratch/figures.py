@@ -43,7 +43,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .checkpoint import shown_path  # noqa: E402
-from .train import evaluate, read_log_records  # noqa: E402
+from .train import evaluate, log_path_of, read_log_records  # noqa: E402
 
 FIGURE_SEED = 2024
 
@@ -87,8 +87,7 @@ def _example(task, tag, kwargs, count=1, return_priorities=False):
 
 
 def read_log(path):
-    root, _ = os.path.splitext(path)
-    records = read_log_records(root + ".jsonl")
+    records = read_log_records(log_path_of(path))
     evals = {}
     for r in records:                                   # a step logged twice: keep the last
         if r.get("kind") == "eval":

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import backend
-from .checkpoint import save_checkpoint
+from .checkpoint import is_model_file, save_checkpoint
 from .parallel import WorkerGroup, add_penalty, loss_and_grads
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -59,6 +59,15 @@ class TrainConfig:
 def best_path(checkpoint_path):
     """Where --keep-best keeps the model of a run's lowest evaluation: RUN.best.npz."""
     return os.path.splitext(checkpoint_path)[0] + ".best.npz"
+
+
+def log_path_of(path):
+    """The metrics log of a checkpoint or model file: RUN.jsonl beside RUN.npz; for the model
+    that --keep-best keeps (RUN.best.npz, which has no log of its own), its run's RUN.jsonl."""
+    root = os.path.splitext(path)[0]
+    if root.endswith(".best") and not os.path.exists(root + ".jsonl"):
+        root = root[:-len(".best")]
+    return root + ".jsonl"
 
 
 def batch_to_device(batch, dtype):
@@ -185,6 +194,13 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         window = meta.get("log_window", {})             # the log line in progress
     dropped = {"step": resume[2].get("lr_dropped_at") if resume else None}   # lr_drop_below
     best = dict(resume[2].get("best") or {}) if resume else {}       # keep_best: step, metric
+    if cfg.keep_best:
+        kept = best_path(checkpoint_path)
+        if os.path.exists(kept) and not is_model_file(kept):
+            raise TrainingError(f"{kept} exists and is not a model file; --keep-best would "
+                                f"replace it (move it, or choose another --checkpoint)")
+        if not os.path.exists(kept):
+            best = {}                   # a run continued under another name, or a file removed
     t0 = time.monotonic()
     wall = lambda: wall0 + time.monotonic() - t0
     last_good = {"step": step if resume else None}
@@ -257,6 +273,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
               f"{backend.name()}, {cfg.workers} process(es); log {log_path}", file=out, flush=True)
         if resume is None:                              # step 0: the untrained baseline, and a
             print(f"step 0  {evaluate_and_checkpoint()}", file=out, flush=True)  # first checkpoint
+        elif not best and resume[2].get("eval"):        # --keep-best from here: the model it
+            keep_if_best(resume[2]["eval"])             # resumes from is the first candidate
     except BaseException:
         log.close()
         if resume is None and last_good["step"] is None:

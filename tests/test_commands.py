@@ -340,6 +340,10 @@ def test_a_parity_checkpoint_older_than_positions_continues_with_random_places(t
     assert main(["parity", "--resume", path, "--steps", "2"]) == 0
     assert load_checkpoint(path)[2]["task_config"]["positions"] == "random"
     assert main(["eval", "parity", "--checkpoint", path, "--count", "4"]) == 0
+    older = str(tmp_path / "older.npz")                      # one saved before the option,
+    save_checkpoint(older, params, optim, meta)              # beside one saved after it
+    assert main(["compare", "parity", "--checkpoints", older, path, "--nonzero", "1,3",
+                 "--count", "4"]) == 0
 
 
 def test_resuming_a_checkpoint_older_than_an_option_asks_for_its_value(tmp_path, capsys):

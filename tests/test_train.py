@@ -385,3 +385,36 @@ def test_keep_best_keeps_the_model_of_the_lowest_evaluation_through_a_resume(tmp
     other = str(tmp_path / "plain.npz")
     assert main(["copy", *TINY, "--steps", "2", "--checkpoint", other]) == 0
     assert not os.path.exists(str(tmp_path / "plain.best.npz"))
+
+
+def test_keep_best_in_a_continued_run_refuses_to_overwrite_and_is_checked(tmp_path, capsys):
+    """--keep-best added on a resume starts from the resumed model; a run continued under
+    another name keeps its own best file; a file at RUN.best.npz that is not a model file is
+    never replaced; a damaged record of the best is refused on loading; figures draw the best
+    file with its run's log."""
+    a = str(tmp_path / "a.npz")
+    assert main(["copy", *TINY, "--eval-every", "1", "--steps", "3", "--checkpoint", a]) == 0
+    assert main(["copy", "--resume", a, "--steps", "4", "--eval-every", "100",
+                 "--keep-best"]) == 0                     # no evaluation before its last step
+    kept = load_checkpoint(str(tmp_path / "a.best.npz"))[2]
+    assert kept["step"] in (3, 4) and kept["best"]["step"] == kept["step"]
+    records = [r for r in read_log(str(tmp_path / "a.jsonl")) if r["kind"] == "eval"]
+    at = {r["step"]: r["cost"] for r in records}
+    assert kept["best"]["value"] == min(at[3], at[4])   # the resumed model was a candidate
+    fork = str(tmp_path / "fork.npz")
+    assert main(["copy", "--resume", a, "--steps", "5", "--checkpoint", fork]) == 0
+    assert os.path.isfile(str(tmp_path / "fork.best.npz"))
+    assert main(["figures", "copy", "--checkpoint", str(tmp_path / "fork.best.npz"),
+                 "--out", str(tmp_path / "figs")]) == 0
+    other = str(tmp_path / "x.best.npz")                       # another run's checkpoint
+    assert main(["copy", *TINY, "--steps", "1", "--checkpoint", other]) == 0
+    before = open(other, "rb").read()
+    capsys.readouterr()
+    assert main(["copy", *TINY, "--steps", "1", "--keep-best",
+                 "--checkpoint", str(tmp_path / "x.npz")]) != 0
+    assert "not a model file" in capsys.readouterr().err
+    assert open(other, "rb").read() == before
+    params, optim, meta = load_checkpoint(a)
+    save_checkpoint(a, params, optim, dict(meta, best={"step": 2}))
+    with pytest.raises(CheckpointError, match="best"):
+        load_checkpoint(a)
