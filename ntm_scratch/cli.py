@@ -268,7 +268,8 @@ def build_parser():
 
 
 VARIED = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
-          "numbers": "numbers", "n_digits": "digits_each", "n_gates": "gates_each"}
+          "positions": "positions", "numbers": "numbers", "n_digits": "digits_each",
+          "n_gates": "gates_each"}
 #                                                                 sample() keyword: its flag
 
 
@@ -281,6 +282,10 @@ def _add_varied_flags(p):
     p.add_argument("--items", type=int_list,
                    help="associative-recall: comma-separated item counts (default 6,8,10,12,15)")
     p.add_argument("--nonzero", type=int_list, help="parity: comma-separated non-zero counts")
+    p.add_argument("--positions", type=_list(str, "random or first", lambda v: v in
+                                             ("random", "first")),
+                   help="parity: where the non-zero entries sit, random and/or first (whatever "
+                        "the model was trained on)")
     p.add_argument("--numbers", type=int_list, help="addition: comma-separated sequence lengths")
     p.add_argument("--digits-each", type=int_list,
                    help="addition: comma-separated digits per number")

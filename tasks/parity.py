@@ -48,14 +48,18 @@ class ParityTask(BitTask):
         self.input_size = int(bits)
         self.output_size = 1
 
-    def sample(self, rng, batch_size, nonzero=None):
-        """A batch; `nonzero` fixes k, the non-zero entries of every vector (for evaluation)."""
+    def sample(self, rng, batch_size, nonzero=None, positions=None):
+        """A batch; `nonzero` fixes k, the non-zero entries of every vector, and `positions`
+        their layout, whatever the task's (both for evaluation)."""
         D = self.config["bits"]
+        positions = self.config["positions"] if positions is None else positions
+        if positions not in ("random", "first"):
+            raise ValueError(f"parity's positions are 'random' or 'first', not {positions!r}")
         if nonzero is not None and not 1 <= nonzero <= D:
             raise ValueError(f"parity needs 1 <= nonzero <= {D}")
         k = (rng.integers(1, D + 1, size=batch_size) if nonzero is None
              else np.full(batch_size, int(nonzero)))
-        if self.config["positions"] == "first":
+        if positions == "first":
             chosen = np.arange(D)[None, :] < k[:, None]
         else:                                                   # k random positions
             chosen = rng.random((batch_size, D)).argsort(axis=1) < k[:, None]

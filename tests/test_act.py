@@ -161,6 +161,8 @@ def test_parity_with_the_entries_first():
     assert (scattered[:, -1] != 0).mean() > 0.35 and (v[:, -1] != 0).mean() < 0.15
     with pytest.raises(ValueError, match="positions"):
         ParityTask(bits=16, positions="last")
+    moved = ParityTask(bits=16).sample(np.random.default_rng(0), 50, positions="first").x[0]
+    np.testing.assert_array_equal(moved != 0, np.sort(moved != 0, axis=1)[:, ::-1])  # a prefix
 
 
 def test_addition_data():

@@ -340,6 +340,11 @@ def test_a_parity_checkpoint_older_than_positions_continues_with_random_places(t
     assert main(["parity", "--resume", path, "--steps", "2"]) == 0
     assert load_checkpoint(path)[2]["task_config"]["positions"] == "random"
     assert main(["eval", "parity", "--checkpoint", path, "--count", "4"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "parity", "--checkpoint", path, "--positions", "first,random",
+                 "--count", "4"]) == 0                   # evaluated on either layout
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]] == [
+        "first", "random"]
     older = str(tmp_path / "older.npz")                      # one saved before the option,
     save_checkpoint(older, params, optim, meta)              # beside one saved after it
     assert main(["compare", "parity", "--checkpoints", older, path, "--nonzero", "1,3",
