@@ -224,16 +224,15 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         return meta
 
     def checkpoint(extra):
-        if not _all_finite(params):                     # never replace a good one with NaN
-            stop(f"the parameters stopped being finite by step {step}")
+        """(Only once the parameters are known to be finite: evaluate_and_checkpoint.)"""
         save_checkpoint(checkpoint_path, params, optimizer.state_dict(), run_meta(extra))
         last_good["step"] = step
 
     def keep_if_best(ev):
         """--keep-best: the model of an evaluation lower than every one before, as a model file
-        (what `run.py export` writes), the step and value recorded for a resumed run."""
-        if not cfg.keep_best or (best and ev[task.metric] >= best["value"]) \
-                or not _all_finite(params):
+        (what `run.py export` writes), the step and value recorded for a resumed run. (Finite
+        parameters only: checked before, or loaded from a checkpoint, which holds no other.)"""
+        if not cfg.keep_best or (best and ev[task.metric] >= best["value"]):
             return
         best.update(step=step, seqs=seqs, value=ev[task.metric])
         save_checkpoint(best_path(checkpoint_path), params, {},
@@ -254,6 +253,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
             dropped["step"] = step
             write({"kind": "event", "event": "lr_drop", "step": step, "seqs": seqs,
                    "lr": optimizer.lr, "wall": wall(), task.metric: ev[task.metric]})
+        if not _all_finite(params):                     # never replace a good one with NaN
+            stop(f"the parameters stopped being finite by step {step}")
         keep_if_best(ev)
         checkpoint({"eval": ev, "lr_dropped_at": dropped["step"], "best": best or None})
         if cfg.stop_below is not None and ev[task.metric] < cfg.stop_below:
