@@ -117,7 +117,7 @@ def _metric_axis(ax, task, whole_percent=False, label=None):
 def _learning_curves(runs, paths, out):
     """The metric against sequences seen. A bit task's metric is wrong bits; beside it goes
     the cross-entropy in bits, which is what the NTM paper plots, with the paper's own points
-    where the task has them (`task.paper_curve`)."""
+    where the task has them (`task.paper_curves`)."""
     task = runs[0][0]
     logs = [read_log(path) for path in paths]
     both = task.metric == "cost" and all(e and "bits" in e[0] for e in logs)
@@ -131,19 +131,24 @@ def _learning_curves(runs, paths, out):
                     label=_label(run, path))
         ax.set_xlabel("sequences seen (thousands)")
         ax.set_xlim(left=0)
+    if both or task.metric == "bits":       # a panel of cross-entropy: the paper's points
+        _paper_points(axes[0][0], task.paper_curves)
     if both:
-        ax = axes[0][0]
-        if getattr(task, "paper_curve", None):
-            source, points = task.paper_curve
-            ax.plot([n / 1000 for n, _ in points], [b for _, b in points], "k*", markersize=9,
-                    linestyle="none", label=source)
-            ax.set_xlim(right=max(ax.get_xlim()[1], 1.05 * points[-1][0] / 1000))
-        _metric_axis(ax, task, label="cross-entropy, bits per sequence")
+        _metric_axis(axes[0][0], task, label="cross-entropy, bits per sequence")
         ax.set_title("the NTM paper's cost: cross-entropy", fontsize=10)
         axes[0][1].set_title("wrong bits (output thresholded at 0.5)", fontsize=10)
     _metric_axis(axes[0][-1], task)
     fig.suptitle(f"{task.name}: evaluation on fresh sequences during training", fontsize=11)
     _save(fig, paths, out)
+
+
+def _paper_points(ax, curves):
+    """The paper's points read off its figure, one marker per model it plots, the axis
+    reaching the last of them."""
+    for (label, points), marker in zip(curves, "*XPDs"):
+        ax.plot([n / 1000 for n, _ in points], [b for _, b in points], "k" + marker,
+                markersize=9 if marker == "*" else 7, linestyle="none", label=label)
+        ax.set_xlim(right=max(ax.get_xlim()[1], 1.05 * points[-1][0] / 1000))
 
 
 def generalisation(run, name, values, count=64):

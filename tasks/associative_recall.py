@@ -30,6 +30,10 @@ class AssociativeRecallTask(BitTask):
                                     "had not learnt the task after 320,000 sequences; with "
                                     "mixed counts it had at 64,800"))
     default_model = "ntm"
+    paper_curves = (("NTM paper, Fig. 10, NTM with LSTM controller (read off)",
+                     [(50_000, 11.0), (100_000, 0.5), (200_000, 0.0)]),
+                    ("NTM paper, Fig. 10, LSTM (read off)",
+                     [(50_000, 14.0), (100_000, 10.5), (200_000, 8.0)]))
     sweep = ("items", (6, 8, 10, 12, 15))
     figure_examples = (("items6", {"items": 6}), ("items12", {"items": 12}))   # NTM Fig. 12
     generalisation = (("items", (2, 4, 6, 8, 10, 12, 15), 6),)

@@ -80,7 +80,9 @@ class BitTask(Task):
 
     metric = "cost"
     metric_label = "wrong bits per sequence"
-    paper_curve = None     # (source, [(sequences, cross-entropy bits), ...]) read off a figure
+    # the paper's learning curves, read off its figure: ((label, [(sequences, cross-entropy
+    # bits per sequence), ...]), ...), one entry per model it plots
+    paper_curves = ()
     report = ("bits", "cost")     # what the progress line shows
 
     def loss(self, logits, batch):

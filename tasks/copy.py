@@ -27,6 +27,9 @@ class CopyTask(BitTask):
                ("max_length", 20, "longest training sequence"),
                BATCH_LENGTHS)
     default_model = "ntm"
+    paper_curves = (("NTM paper, Fig. 3, NTM with LSTM controller (read off)", [(100_000, 0.1)]),
+                    ("NTM paper, Fig. 3, LSTM (read off)",
+                     [(100_000, 4.8), (200_000, 2.1), (300_000, 1.2)]))
     sweep = ("length", (10, 20, 30, 50, 80, 120))   # what `run.py eval` varies, and its default values
     figure_examples = (("len20", {"length": 20}), ("len80", {"length": 80}))
     generalisation = (("length", (10, 20, 30, 40, 50, 60, 80, 100, 120), 20),)

@@ -46,7 +46,9 @@ class RepeatCopyTask(BitTask):
                                     "mixed, it went under 1 at 172,000 (at batch 1, the "
                                     "default, the two are the same)"))
     default_model = "ntm"
-    paper_curve = ("NTM paper, Fig. 7, NTM with LSTM controller (read off)", [(50_000, 5.0)])
+    paper_curves = (("NTM paper, Fig. 7, NTM with LSTM controller (read off)", [(50_000, 5.0)]),
+                    ("NTM paper, Fig. 7, LSTM (read off)",
+                     [(50_000, 105.0), (100_000, 20.0), (150_000, 5.0)]))
     sweep = ("length", (10, 20))                    # `run.py eval --repeats` varies the repeats
     figure_examples = (("len10_rep10", {"length": 10, "repeats": 10}),     # NTM Fig. 8
                        ("len20_rep10", {"length": 20, "repeats": 10}),

@@ -435,27 +435,61 @@ def test_programmer_tasks_refuse_bad_input_in_one_line(argv, tmp_path, capsys):
     assert not os.path.exists(tmp_path / "c.npz")
 
 
-def test_a_bit_tasks_learning_curves_draw_the_cross_entropy_and_the_papers_points(
-        tmp_path, capsys, monkeypatch):
-    """Priority sort: two panels, the cross-entropy (the NTM paper's cost, with its points read
-    off Fig. 18, the axis reaching the last of them) and wrong bits, each with the run's curve."""
+def _learning_curves_of_a_tiny_run(task, argv, tmp_path, capsys, monkeypatch):
+    """Train a tiny LSTM on `task` for 2 steps (evaluating at each) and return the learning
+    curves' figure, not saved."""
     from ntm_scratch import figures
     from ntm_scratch.cli import _load_trained
-    from tasks.priority_sort import PrioritySortTask
-    path = str(tmp_path / "p.npz")
-    assert main(["priority-sort", "--model", "lstm", "--hidden", "4", "--layers", "1",
+    path = str(tmp_path / "run.npz")
+    assert main([task, "--model", "lstm", "--hidden", "4", "--layers", "1", *argv,
                  "--steps", "2", "--batch-size", "2", "--eval-size", "2", "--eval-every", "1",
                  "--checkpoint", path]) == 0
     capsys.readouterr()
     drawn = []
     monkeypatch.setattr(figures, "_save", lambda fig, paths, out: drawn.append(fig))
-    figures._learning_curves([_load_trained(path, "priority-sort")], [path], "unused.png")
+    figures._learning_curves([_load_trained(path, task)], [path], "unused.png")
     (fig,) = drawn
-    cross, wrong = fig.axes
-    points = PrioritySortTask.paper_curve[1]
-    star = [l for l in cross.get_lines() if l.get_marker() == "*"]
-    assert len(star) == 1 and list(star[0].get_ydata()) == [b for _, b in points]
-    assert cross.get_xlim()[1] >= points[-1][0] / 1000
-    curve = [l for l in cross.get_lines() if l.get_marker() != "*"][0]
+    return fig
+
+
+def test_a_bit_tasks_learning_curves_draw_the_cross_entropy_and_the_papers_points(
+        tmp_path, capsys, monkeypatch):
+    """Priority sort: two panels, the cross-entropy (the NTM paper's cost, with its points read
+    off Fig. 18, the axis reaching the last of them) and wrong bits, each with the run's curve."""
+    from tasks.priority_sort import PrioritySortTask
+    cross, wrong = _learning_curves_of_a_tiny_run("priority-sort", [], tmp_path, capsys,
+                                                  monkeypatch).axes
+    marked = [l for l in cross.get_lines() if l.get_linestyle() == "None"]
+    assert [list(l.get_ydata()) for l in marked] == [[b for _, b in points] for _, points
+                                                     in PrioritySortTask.paper_curves]
+    assert [l.get_label() for l in marked] == [label for label, _
+                                               in PrioritySortTask.paper_curves]
+    assert cross.get_xlim()[1] >= 1000          # the last point read off is at 1M sequences
+    curve = [l for l in cross.get_lines() if l.get_linestyle() != "None"][0]
     assert len(curve.get_xdata()) == 3 and len(wrong.get_lines()) == 1   # steps 0, 1, 2
     assert "cross-entropy" in cross.get_ylabel() and "wrong" in wrong.get_ylabel()
+
+
+def test_ngrams_learning_curve_marks_the_papers_points_above_the_optimum(tmp_path, capsys,
+                                                                           monkeypatch):
+    """N-grams has one panel, the cross-entropy above the Bayesian optimum, and the paper's
+    points (Fig. 13, less its optimum) go on it."""
+    from tasks.ngrams import NGramsTask
+    (ax,) = _learning_curves_of_a_tiny_run("ngrams", ["--length", "12"], tmp_path, capsys,
+                                           monkeypatch).axes
+    marked = [l for l in ax.get_lines() if l.get_linestyle() == "None"]
+    assert [list(l.get_ydata()) for l in marked] == [[b for _, b in points] for _, points
+                                                     in NGramsTask.paper_curves]
+    assert "above" in ax.get_ylabel()
+
+
+@pytest.mark.parametrize("name", ["copy", "repeat-copy", "associative-recall", "ngrams",
+                                  "priority-sort"])
+def test_every_ntm_paper_task_has_the_papers_curves_in_order(name):
+    """Each NTM task marks the paper's NTM (first) and LSTM curves, sequences increasing."""
+    from tasks import TASKS
+    curves = TASKS[name].paper_curves
+    assert len(curves) == 2 and "NTM with LSTM" in curves[0][0] and ", LSTM" in curves[1][0]
+    for _, points in curves:
+        seqs = [n for n, _ in points]
+        assert seqs == sorted(set(seqs)) and all(b >= 0 for _, b in points)
