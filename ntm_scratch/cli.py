@@ -122,6 +122,12 @@ def path_arg(text):
     return text
 
 
+def text_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def scheduler_address(text):
     """A Dask scheduler's address: tcp://HOST:PORT (HOST:PORT means tcp)."""
     import re
@@ -146,7 +152,7 @@ def build_parser():
         description="Train augmented RNNs written from scratch in NumPy/CuPy. "
                     "Tasks: " + ", ".join(tasks) + ". Run `python run.py TASK --help` for a "
                     "task's options.")
-    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | compare | figures | explore | export | sweep | bench",
+    sub = parser.add_subparsers(dest="command", metavar="TASK | eval | compare | figures | explore | programs | export | sweep | bench",
                                 parser_class=Parser)
     sub.required = True
     for name, task_cls in tasks.items():
@@ -203,6 +209,20 @@ def build_parser():
     p.add_argument("--out", metavar="FILE", type=path_arg,
                    help="the page to write (.html; default TASK_explorer.html here)")
     p.add_argument("--backend", choices=list(backend.BACKENDS), help=BACKEND_HELP)
+
+    p = sub.add_parser("programs", help="the Neural Programmer's landscape: the loss of every "
+                                        "hard program on one template's questions, and "
+                                        "where one-step changes from a program lead")
+    p.add_argument("task", choices=["table-qa"])
+    p.add_argument("--template", required=True, metavar="NAME",
+                   help="the question template, as `run.py eval table-qa` names it (e.g. "
+                        "'sum diff count')")
+    p.add_argument("--start", metavar="OP,OP,OP,OP",
+                   help="a program to start from (e.g. one a trained model induced): change "
+                        "one step at a time, the best change each time, while the loss falls")
+    p.add_argument("--count", type=int, default=256, help="questions (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the tables (default 0)")
+    p.add_argument("--top", type=int, default=5, help="programs listed (default 5)")
 
     p = sub.add_parser("export", help="write a training checkpoint's model without its "
                                       "optimiser state (what checkpoints/ ships), and its log")
@@ -375,9 +395,13 @@ def _escaped(helptext):
 
 
 def _add_option(group, opt, choices, helptext, kind=int):
-    """An option's flag: one of its choices, a number >= 0 (a float option), or a size."""
+    """An option's flag: one of its choices, a number >= 0 (a float option), text the task
+    checks (a text option), or a size."""
     if choices:
         group.add_argument(_flag(opt), choices=choices[0], default=None, help=_escaped(helptext))
+    elif kind is str:
+        group.add_argument(_flag(opt), type=text_arg, default=None, metavar="TEXT",
+                           help=_escaped(helptext))
     else:
         group.add_argument(_flag(opt), type=nonnegative_float if kind is float else size_int,
                            default=None, help=_escaped(helptext))
@@ -989,8 +1013,58 @@ def cmd_export(args):
     return 0
 
 
+def cmd_programs(args):
+    """Every hard program's loss on one template (TableQATask.program_landscape), the best ones,
+    and a descent by one-step changes from --start."""
+    from tasks.table_qa import NAMES
+    from .programmer import OPS
+    if args.template not in NAMES:
+        raise CLIError(f"--template {args.template!r}: not a template; the templates are "
+                       + "; ".join(NAMES))
+    if args.count < 1 or args.top < 1:
+        raise CLIError("--count and --top must be at least 1")
+    task = _tasks()["table-qa"]()
+    start = None
+    if args.start is not None:
+        start = tuple(w.strip() for w in args.start.split(","))
+        if len(start) != 4 or any(w not in OPS for w in start):
+            raise CLIError(f"--start {args.start}: four operations from {', '.join(OPS)}")
+    import numpy as np
+    land = task.program_landscape(args.template, np.random.default_rng(args.seed), args.count)
+    show = lambda p: ", ".join(p)
+    line = lambda p: f"  loss {land[p][0]:9.2f}  {land[p][1]:5.1f}% wrong  {show(p)}"
+    own = tuple(task.own_program(NAMES.index(args.template), [0, 0, 0])[0])
+    right = [p for p in land if land[p][1] < 1.0]
+    print(f"{args.template}: {len(land):,} programs of 4 steps on {args.count} questions "
+          f"(training tables, seed {args.seed})")
+    print(f"its own program:\n{line(own)}")
+    print(f"{len(right)} program{'s' if len(right) != 1 else ''} answer it (under 1% wrong); "
+          f"the {args.top} of lowest loss:")
+    for p in sorted(land, key=lambda p: land[p])[:args.top]:
+        print(line(p))
+    if start is not None:
+        dist = lambda a, b: sum(x != y for x, y in zip(a, b))
+        path, here = [start], start
+        while True:
+            step = min((p for p in land if dist(p, here) == 1), key=lambda p: land[p][0])
+            if land[step][0] >= land[here][0]:
+                break
+            path.append(step)
+            here = step
+        print(f"from {show(start)}, the best one-step change while the loss falls:")
+        for p in path:
+            print(line(p))
+        flat = sum(abs(v[0] - land[here][0]) <= 1e-6 * max(1.0, abs(land[here][0]))
+                   for v in land.values())
+        near = min((dist(p, here) for p in right), default=None)
+        print(f"stops there: no one-step change lowers the loss; {flat:,} programs share it"
+              + (f"; the nearest program that answers is {near} steps away" if near else ""))
+    return 0
+
+
 COMMANDS = {"eval": cmd_eval, "compare": cmd_compare, "bench": cmd_bench, "figures": cmd_figures,
-            "export": cmd_export, "explore": cmd_explore}
+            "export": cmd_export, "explore": cmd_explore,
+            "programs": cmd_programs}
 
 
 def main(argv=None):

@@ -78,6 +78,9 @@ class TableQATask(Task):
     summary = "answer questions about a table by inducing a program (Neural Programmer §3.1)"
     options = (("columns", 1, "columns in every table, 1 to 5 (1: the paper's single-column "
                            "task)"),
+               ("templates", "all", "the templates the questions are drawn from, their names "
+                                    "separated by commas (e.g. 'sum diff count,count diff "
+                                    "sum'); all 23 by default. `eval` still reports each one"),
                ("delta", 10.0, "δ of the Huber loss on scalar answers"),
                ("lam", 50.0, "λ, the weight of the log-loss on lookup answers"),
                BATCH_LENGTHS[:2] + ("training batches: 'one' draws one number of rows for all "
@@ -97,13 +100,24 @@ class TableQATask(Task):
     eval_rows = (("train", {}), ("test", {"split": "test"}),
                  *((name, {"split": "test", "template": name}) for name in NAMES))
 
-    def __init__(self, columns=1, delta=10.0, lam=50.0, batch_lengths="one"):
+    predates = {"templates": "all"}     # what checkpoints older than the option were made with
+
+    def __init__(self, columns=1, templates="all", delta=10.0, lam=50.0, batch_lengths="one"):
         if not 1 <= int(columns) <= len(COLUMN_NAMES):
             raise ValueError(f"columns must be from 1 to {len(COLUMN_NAMES)}")
+        if templates != "all":
+            names = [t.strip() for t in str(templates).split(",")]
+            wrong = [t for t in names if t not in NAMES]
+            if wrong or not names:
+                raise ValueError(f"templates: {', '.join(map(repr, wrong))} not a template; "
+                                 f"the templates are {'; '.join(NAMES)}")
+            templates = ",".join(dict.fromkeys(names))
+        self.drawn = (None if templates == "all" else
+                      np.array([NAMES.index(t) for t in templates.split(",")]))
         if float(delta) <= 0 or float(lam) <= 0:
             raise ValueError("delta and lam must be positive")
-        self.config = {"columns": int(columns), "delta": float(delta), "lam": float(lam),
-                       "batch_lengths": batch_lengths}
+        self.config = {"columns": int(columns), "templates": templates, "delta": float(delta),
+                       "lam": float(lam), "batch_lengths": batch_lengths}
         self.input_size = len(WORDS)            # the vocabulary
         self.output_size = int(columns)         # the columns to choose from
 
@@ -148,15 +162,20 @@ class TableQATask(Task):
 
     def sample(self, rng, batch_size, split="train", template=None, one_size=False):
         """A batch of questions, each about a table of its own. template: one template's name
-        (or index) for every question; None: uniform over the 23. one_size: every table of the
-        batch has the same number of rows."""
+        (or index) for every question; None: uniform over the task's templates (all 23 unless
+        the `templates` option names fewer). one_size: every table of the batch has the same
+        number of rows."""
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(SPLITS)}")
         if template is not None:
             template = NAMES.index(template) if isinstance(template, str) else int(template)
         B, C = batch_size, self.config["columns"]
-        tmpl = (rng.integers(0, len(TEMPLATES), size=B) if template is None
-                else np.full(B, template))
+        if template is not None:
+            tmpl = np.full(B, template)
+        elif self.drawn is None:
+            tmpl = rng.integers(0, len(TEMPLATES), size=B)
+        else:
+            tmpl = self.drawn[rng.integers(0, len(self.drawn), size=B)]
         cols = rng.integers(0, C, size=(B, 3))
         return self.tables_for(rng, tmpl, cols, split, one_size=one_size)
 
@@ -251,6 +270,28 @@ class TableQATask(Task):
             ok = self.answered(outs, b)
             right = ok if right is None else right * ok
         return 100.0 * right.sum() / right.shape[0]
+
+    def program_landscape(self, template, rng, count=256, steps=4):
+        """The training loss and the % answered wrong of every hard program of `steps` steps
+        (one column: 9^steps programs) on the same `count` questions of one template, training
+        tables. Returns {program (tuple of operation names): (loss, % wrong)}. A hard program
+        is a corner of the soft selection's space: this maps the plateaus that gradient
+        descent on the soft selection has to cross."""
+        import itertools
+        from ntm_scratch.programmer import OPS, run_program
+        if self.config["columns"] != 1:
+            raise ValueError("the program landscape is for the one-column task")
+        k = NAMES.index(template) if isinstance(template, str) else int(template)
+        batch = self.tables_for(rng, np.full(count, k), np.zeros((count, 3), dtype=int))
+        cols = np.zeros((steps, count), dtype=int)
+        out = {}
+        for program in itertools.product(range(len(OPS)), repeat=steps):
+            ops = np.repeat(np.array(program)[:, None], count, axis=1)
+            made = run_program(ops, cols, batch.table, batch.row_mask, batch.greater,
+                               batch.lesser)
+            loss, _, metrics = self.loss(made, batch)
+            out[tuple(OPS[i] for i in program)] = (float(loss), float(metrics["error"]))
+        return out
 
     # ------------------------------------------------------------------ loss
     def answered(self, outs, batch):

@@ -493,3 +493,55 @@ def test_every_ntm_paper_task_has_the_papers_curves_in_order(name):
     for _, points in curves:
         seqs = [n for n, _ in points]
         assert seqs == sorted(set(seqs)) and all(b >= 0 for _, b in points)
+
+
+def test_programs_maps_the_difference_templates_plateau(capsys):
+    """`run.py programs`: the own program answers at loss 0, and one-step changes from the sum
+    program found in training cannot lower the loss: the answer is three steps away."""
+    assert main(["programs", "table-qa", "--template", "sum diff count", "--count", "16",
+                 "--start", "reset,reset,reset,sum", "--top", "2"]) == 0
+    out = capsys.readouterr().out
+    own = out.splitlines()[2].split()
+    assert own[:4] == ["loss", "0.00", "0.0%", "wrong"] and own[4:] == ["sum,", "reset,",
+                                                                         "count,", "difference"]
+    assert "2 programs answer it" in out
+    assert out.strip().endswith("the nearest program that answers is 3 steps away")
+    assert len(out.split("the best one-step change")[1].splitlines()) == 3   # start, no move
+
+
+@pytest.mark.parametrize("argv", [["--template", "sum dif"],
+                                  ["--template", "sum", "--start", "sum,sum,sum"],
+                                  ["--template", "sum", "--start", "sum,sum,sum,add"],
+                                  ["--template", "sum", "--count", "0"]])
+def test_programs_refuses_bad_input_in_one_line(argv, capsys):
+    assert main(["programs", "table-qa", *argv]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_table_qa_trains_on_the_templates_named(tmp_path, capsys):
+    """--templates: training and its evaluations draw only the templates named; an old
+    checkpoint (before the option) continues with all 23; a wrong name is refused in one line."""
+    from ntm_scratch.checkpoint import load_checkpoint, save_checkpoint
+    from tasks.table_qa import NAMES, TableQATask
+    task = TableQATask(templates="count diff sum, sum")
+    drawn = task.sample(np.random.default_rng(0), 200).template
+    assert set(drawn) == {NAMES.index("count diff sum"), NAMES.index("sum")}
+    assert task.config["templates"] == "count diff sum,sum"
+    assert len(set(TableQATask().sample(np.random.default_rng(0), 400).template)) == len(NAMES)
+    path = str(tmp_path / "t.npz")
+    assert main(["table-qa", "--templates", "sum", "--steps", "2", "--eval-every", "1",
+                 "--eval-size", "4", "--batch-size", "4", "--hidden", "4", "--embed", "4",
+                 "--workers", "1", "--checkpoint", path]) == 0
+    assert main(["table-qa", "--resume", path, "--steps", "3", "--workers", "1"]) == 0
+    assert main(["table-qa", "--resume", path, "--templates", "count", "--steps", "4",
+                 "--workers", "1"]) == 2
+    params, optim, meta = load_checkpoint(path)             # as saved before the option
+    assert meta["task_config"].pop("templates") == "sum"
+    save_checkpoint(path, params, optim, meta)
+    assert main(["table-qa", "--resume", path, "--steps", "4", "--workers", "1"]) == 0
+    assert load_checkpoint(path)[2]["task_config"]["templates"] == "all"
+    capsys.readouterr()
+    assert main(["table-qa", "--templates", "sum,summ", "--steps", "1",
+                 "--checkpoint", str(tmp_path / "u.npz")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not os.path.exists(tmp_path / "u.npz")

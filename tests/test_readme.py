@@ -32,7 +32,7 @@ def _commands(text):
 
 def test_every_shipped_model_is_named_whole_and_small_enough():
     """checkpoints/ holds what the README names, nothing else: each a model file that loads
-    for its task, with the log of its training beside it; 30 MB in all at most."""
+    for its task, with the log of its training beside it; 34 MB in all at most."""
     from ntm_scratch.checkpoint import load_checkpoint
     from ntm_scratch.cli import _load_trained
     text = _readme()
@@ -51,7 +51,7 @@ def test_every_shipped_model_is_named_whole_and_small_enough():
         assert os.path.basename(name).startswith(meta["task"]) and meta["model_only"] is True
         assert os.path.isfile(path[:-len(".npz")] + ".jsonl")
         total += os.path.getsize(path) + os.path.getsize(path[:-len(".npz")] + ".jsonl")
-    assert total <= 32e6                     # the models and their logs: a small clone
+    assert total <= 34e6                     # the models and their logs: a small clone
 
 
 def test_every_eval_and_figures_command_on_a_shipped_model_works(tmp_path, capsys):
