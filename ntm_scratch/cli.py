@@ -220,9 +220,9 @@ def build_parser():
     p.add_argument("--start", metavar="OP,OP,OP,OP",
                    help="a program to start from (e.g. one a trained model induced): change "
                         "one step at a time, the best change each time, while the loss falls")
-    p.add_argument("--count", type=int, default=256, help="questions (default 256)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the tables (default 0)")
-    p.add_argument("--top", type=int, default=5, help="programs listed (default 5)")
+    p.add_argument("--count", type=size_int, default=256, help="questions (default 256)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seeds the tables (default 0)")
+    p.add_argument("--top", type=size_int, default=5, help="programs listed (default 5)")
 
     p = sub.add_parser("export", help="write a training checkpoint's model without its "
                                       "optimiser state (what checkpoints/ ships), and its log")
@@ -1021,8 +1021,6 @@ def cmd_programs(args):
     if args.template not in NAMES:
         raise CLIError(f"--template {args.template!r}: not a template; the templates are "
                        + "; ".join(NAMES))
-    if args.count < 1 or args.top < 1:
-        raise CLIError("--count and --top must be at least 1")
     task = _tasks()["table-qa"]()
     start = None
     if args.start is not None:
