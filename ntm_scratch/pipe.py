@@ -15,6 +15,9 @@ and the numbers arrive as the values v_1..v_N. At step t = 1..T:
     o_t    = α(add)·(a + b) + α(subtract)·(a − b) + α(multiply)·a·b + α(first)·a
     c_{t+1} = [α^op_tᵀ·U; α^a_tᵀ·E_a; α^b_tᵀ·E_b]
 
+With `question_attention="dot"` the three selectors read [q; c^q_t; h_t], where c^q_t is the words
+h_t attends to (programmer.question_attention_forward).
+
 The answer is o_T; `first` passes a value on, so a short expression finishes early and carries
 its result to step T. In evaluation every softmax is a hardmax, so the program is discrete and
 its answer exact.
@@ -22,8 +25,9 @@ its answer exact.
 import numpy as np
 
 from .backend import array_module
-from .programmer import (ProgrammerModel, question_backward, question_forward, question_init,
-                         selector_backward, selector_forward)
+from .programmer import (ProgrammerModel, question_attention_backward,
+                         question_attention_forward, question_backward, question_forward,
+                         question_init, selector_backward, selector_forward)
 
 PIPE_OPS = ("add", "subtract", "multiply", "first")
 
@@ -39,11 +43,14 @@ def pipe_init(q_size, hidden, embed, slots, rng, dtype):
             "W_b": dense(q_size + hidden, embed), "E_b": dense(embed, slots).T.copy()}
 
 
-def pipe_steps_forward(params, q, values, value_mask, T, hard=False):
+def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None):
     """T steps of the pipe. q: (B, Dq); values: (B, N) the question's numbers, value_mask: (B, N)
     boolean (an expression may have fewer than N). hard: hardmax (evaluation; no backward).
-    Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made) and
-    the cache."""
+    states: None, or the question RNN's states after each word and their mask, (Z (B, L, Dq),
+    (B, L)): the selectors then read [q; c^q_t; h_t], c^q_t the words h_t attends to
+    (programmer.question_attention_forward).
+    Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made; with
+    states, the attention β as a fifth) and the cache."""
     xp = array_module(q)
     B, N = values.shape
     S, H = params["E_a"].shape[0], params["b_hist"].shape[0]
@@ -55,15 +62,19 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False):
     for t in range(T):
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
-        a_op, op_cache = selector_forward(q, h, params["W_op"], params["U"], hard=hard)
-        a_a, a_cache = selector_forward(q, h, params["W_a"], params["E_a"], open_, hard)
-        a_b, b_cache = selector_forward(q, h, params["W_b"], params["E_b"], open_, hard)
+        read, att_cache = q, None
+        if states is not None:
+            (beta, context), att_cache = question_attention_forward(h, *states)
+            read, att_cache = xp.concatenate([q, context], axis=1), (q.shape[1], att_cache)
+        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
+        a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard)
+        a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard)
         vt = v.copy()                                          # the values step t reads
         a, b = (a_a * vt).sum(axis=1), (a_b * vt).sum(axis=1)
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
         o = add * (a + b) + sub * (a - b) + mul * a * b + first * a
-        caches.append((ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b))
-        program.append((a_op, a_a, a_b, o))
+        caches.append((ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b, att_cache))
+        program.append((a_op, a_a, a_b, o) if states is None else (a_op, a_a, a_b, o, beta))
         c = xp.concatenate([a_op @ params["U"], a_a @ params["E_a"], a_b @ params["E_b"]], axis=1)
         if N + t < S:                                          # o_t becomes slot N + t
             v[:, N + t] = o
@@ -72,7 +83,8 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False):
 
 
 def pipe_steps_backward(do, cache):
-    """do: (B,) the gradient of o_T. Returns dq, dvalues (B, N) and the parameters' gradients."""
+    """do: (B,) the gradient of o_T. Returns dq, dvalues (B, N) and the parameters' gradients;
+    with question attention (pipe_steps_forward's states), dq is the pair (dq, dZ)."""
     caches, params, N = cache
     xp = array_module(do)
     B, E = do.shape[0], params["U"].shape[1]
@@ -80,9 +92,9 @@ def pipe_steps_backward(do, cache):
     S = params["E_a"].shape[0]
     dv = xp.zeros((B, S), dtype=do.dtype)          # into every slot, from the steps that read it
     dc = xp.zeros((B, 3 * E), dtype=do.dtype)
-    dh_next, dq = None, 0.0
+    dh_next, dq, dstates = None, 0.0, 0.0
     for t in range(len(caches) - 1, -1, -1):
-        ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b = caches[t]
+        ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b, att_cache = caches[t]
         d_o = (do if t == len(caches) - 1 else 0.0) + (dv[:, N + t] if N + t < S else 0.0)
         # c_{t+1} = [α^opᵀ U; α^aᵀ E_a; α^bᵀ E_b] fed step t + 1
         da_op = dc[:, :E] @ params["U"].T
@@ -100,20 +112,25 @@ def pipe_steps_backward(do, cache):
         da_a = da_a + d_a[:, None] * vt
         da_b = da_b + d_b[:, None] * vt
         dv = dv + d_a[:, None] * a_a + d_b[:, None] * a_b
-        dh = 0.0 if dh_next is None else dh_next
+        dh, dread = (0.0 if dh_next is None else dh_next), 0.0
         for dalpha, sel_cache, W, Emb in ((da_op, op_cache, "W_op", "U"),
                                           (da_a, a_cache, "W_a", "E_a"),
                                           (da_b, b_cache, "W_b", "E_b")):
             dq_s, dh_s, dW, dE = selector_backward(dalpha, sel_cache)
             grads[W] += dW
             grads[Emb] += dE
-            dq, dh = dq + dq_s, dh + dh_s
+            dread, dh = dread + dq_s, dh + dh_s
+        if att_cache is not None:                   # read = [q; c^q_t], c^q_t from h_t and Z
+            Dq, att_cache = att_cache
+            dh_att, dZ = question_attention_backward(dread[:, Dq:], att_cache)
+            dread, dh, dstates = dread[:, :Dq], dh + dh_att, dstates + dZ
+        dq = dq + dread
         dz = dh * (1.0 - h * h)                            # h_t = tanh(W_hist·[c; h] + b)
         grads["W_hist"] += ch.T @ dz
         grads["b_hist"] += dz.sum(axis=0)
         dch = dz @ params["W_hist"].T
         dc, dh_next = dch[:, :3 * E], dch[:, 3 * E:]
-    return dq, dv[:, :N], grads
+    return (dq if caches[0][-1] is None else (dq, dstates)), dv[:, :N], grads
 
 
 class PipeModel(ProgrammerModel):
@@ -128,11 +145,14 @@ class PipeModel(ProgrammerModel):
 
     name = "pipe"
     title = "Neural Programmer (pipe)"
-    options = ProgrammerModel.options[:2] + (("program_steps", 3, "T, the steps of the program"),)
+    options = (ProgrammerModel.options[:2] + (("program_steps", 3, "T, the steps of the program"),)
+               + ProgrammerModel.options[3:4])                        # question_attention
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
 
-    def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None):
-        super().__init__(input_size, output_size, hidden, embed, program_steps)
+    def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
+                 question_attention="none"):
+        super().__init__(input_size, output_size, hidden, embed, program_steps,
+                         question_attention)
         if self.config["program_steps"] < output_size - 1:
             raise ValueError(f"{output_size} numbers take {output_size - 1} operations: "
                              f"--program-steps must be at least {output_size - 1}")
@@ -141,22 +161,29 @@ class PipeModel(ProgrammerModel):
         """input_size: the words; output_size: N, the most numbers in a question."""
         c = self.config
         params = question_init(c["input_size"], c["embed"], c["hidden"], rng, dtype)
-        params.update(pipe_init(c["hidden"], c["hidden"], c["embed"],
+        reads = c["hidden"] * (2 if c.get("question_attention") == "dot" else 1)   # [q; c^q]
+        params.update(pipe_init(reads, c["hidden"], c["embed"],
                                 c["output_size"] + c["program_steps"] - 1, rng, dtype))
         return params
 
     def forward_batch(self, params, batch, train=True):
         xp = array_module(params["q_W"])
-        q, q_cache = question_forward(params, batch.words, batch.words_mask, keep_cache=train)
+        q, zs, q_cache = question_forward(params, batch.words, batch.words_mask,
+                                          keep_cache=train)
+        states = ((zs, xp.asarray(batch.words_mask).T) if self.config.get("question_attention")
+                  == "dot" else None)
         o, program, cache = pipe_steps_forward(
             params, q, xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask),
-            self.config["program_steps"], hard=not train)
+            self.config["program_steps"], hard=not train, states=states)
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
                                for i, k in enumerate(("op", "a", "b", "value_steps"))}}
+        if states is not None:                      # (T, B, L): the words each step read
+            outs["question_attention"] = xp.stack([p[4] for p in program])
         return outs, (q_cache, cache)
 
     def backward(self, douts, cache):
         q_cache, steps_cache = cache
         dq, _, grads = pipe_steps_backward(douts["value"], steps_cache)
-        grads.update(question_backward(dq, q_cache))
+        dq, dstates = dq if isinstance(dq, tuple) else (dq, None)
+        grads.update(question_backward(dq, q_cache, dstates))
         return grads

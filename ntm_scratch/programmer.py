@@ -21,11 +21,16 @@ per question and no gradient crosses a step function. min and max (and, or) have
 their two arguments are equal; the tests keep away from them and say so.
 
 Tables are padded to R rows with a row mask (B, R); a padded row is never selected, counted or
-summed. The question RNN, the loss (Huber on scalar answers, log-loss on lookups), hardmax at
-evaluation and the tasks are still to come (the Neural Programmer issue).
+summed. Below them: the question RNN and the model (`ProgrammerModel`); the loss and the task
+are in tasks/table_qa.py.
+
+Two options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
+reads the words its history state attends to (`question_attention_forward`), and product
+logic, where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`).
 """
 import numpy as np
 
+from .attention import attend_backward, attend_forward, dot_scores_backward, dot_scores_forward
 from .backend import array_module
 from .ops import softmax_backward, softmax_forward
 from .recurrent import (masked_step, prefixed, sequence_backward, sequence_forward,
@@ -71,13 +76,20 @@ def selector_backward(dalpha, cache):
     return dqh[:, :Dq], dqh[:, Dq:], qh.T @ dz, dE
 
 
-def operations_forward(alpha_op, alpha_col, prev, table, row_mask, greater, lesser):
+LOGIC = ("minmax", "product")
+
+
+def operations_forward(alpha_op, alpha_col, prev, table, row_mask, greater, lesser,
+                       logic="minmax"):
     """One step's operations, mixed by the selection weights.
 
     alpha_op: (B, len(OPS)); alpha_col: (B, C); prev: {'rs1', 'rs2': (B, R) the row selections of
     steps t−1 and t−2; 's1', 's3': (B,) the scalars of steps t−1 and t−3}; table: (B, R, C);
     row_mask: (B, R) 1 on real rows; greater, lesser: (B, R, C) the comparisons [table > pivot_g]
-    and [table < pivot_l] as 0/1 (zero on padded rows).
+    and [table < pivot_l] as 0/1 (zero on padded rows). logic: what and/or compute, minmax
+    (the paper: min(rs1, rs2), max(rs1, rs2)) or product (rs1·rs2, rs1 + rs2 − rs1·rs2). The
+    two agree on 0/1 selections; on soft ones the product's and selects less than either
+    argument, even when the two are equal, and both arguments get gradient everywhere.
     Returns {'scalar': (B,), 'rs': (B, R), 'lookup': (B, R, C)} and the cache.
     """
     xp = array_module(table)
@@ -87,14 +99,18 @@ def operations_forward(alpha_op, alpha_col, prev, table, row_mask, greater, less
     count = rs1.sum(axis=1)                                    # count = Σ_i rs_{t-1}(i)
     scalar = (a["count"] * count + a["difference"] * (prev["s3"] - prev["s1"])
               + a["sum"] * (alpha_col * sums).sum(axis=1))
-    lo, hi = xp.minimum(rs1, rs2), xp.maximum(rs1, rs2)        # and, or
+    if logic == "product":
+        lo = rs1 * rs2                                         # and
+        hi = rs1 + rs2 - lo                                    # or
+    else:
+        lo, hi = xp.minimum(rs1, rs2), xp.maximum(rs1, rs2)
     compare = a["greater"][:, None, None] * greater + a["lesser"][:, None, None] * lesser
     rs = (a["and"][:, None] * lo + a["or"][:, None] * hi + a["reset"][:, None] * row_mask
           + (compare * alpha_col[:, None, :]).sum(axis=2))
     lookup = (alpha_col * a["print"][:, None])[:, None, :] * rs1[:, :, None]
     out = {"scalar": scalar, "rs": rs, "lookup": lookup}
     return out, (alpha_op, alpha_col, prev, table, row_mask, greater, lesser, sums, count, lo,
-                 hi, rs1 <= rs2)
+                 hi, None if logic == "product" else rs1 <= rs2)
 
 
 def operations_backward(dout, cache):
@@ -121,9 +137,14 @@ def operations_backward(dout, cache):
     dop[:, OP["lesser"]] = (drs[:, :, None] * lesser * alpha_col[:, None, :]).sum(axis=(1, 2))
     compare = a["greater"][:, None, None] * greater + a["lesser"][:, None, None] * lesser
     dcol = dcol + (drs[:, :, None] * compare).sum(axis=1)
-    dlo, dhi = a["and"][:, None] * drs, a["or"][:, None] * drs             # min, max: the
-    drs1 = drs1 + xp.where(first_is_min, dlo, dhi)                         # smaller argument
-    drs2 = xp.where(first_is_min, dhi, dlo)                                # takes dlo
+    dlo, dhi = a["and"][:, None] * drs, a["or"][:, None] * drs
+    if first_is_min is None:                     # product: and = rs1·rs2, or = rs1 + rs2 − and
+        rs1, rs2 = prev["rs1"], prev["rs2"]
+        drs1 = drs1 + dlo * rs2 + dhi * (1.0 - rs2)
+        drs2 = dlo * rs1 + dhi * (1.0 - rs1)
+    else:                                        # min, max: the smaller argument takes dlo
+        drs1 = drs1 + xp.where(first_is_min, dlo, dhi)
+        drs2 = xp.where(first_is_min, dhi, dlo)
     # lookup = α^col_j α(print) rs1_i
     dop[:, OP["print"]] = (dlook * alpha_col[:, None, :] * prev["rs1"][:, :, None]).sum(axis=(1, 2))
     dcol = dcol + (dlook * (a["print"][:, None, None] * prev["rs1"][:, :, None])).sum(axis=1)
@@ -143,15 +164,40 @@ def programmer_init(q_size, hidden, embed, columns, rng, dtype):
             "W_col": dense(q_size + hidden, embed), "P": dense(embed, columns).T.copy()}
 
 
-def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False):
+def question_attention_forward(h, states, mask):
+    """What step t reads of the question's words: c^q_t = Σ_i β_i·z_i, β = softmax_i(h_t·z_i)
+    over the real words (dot attention, the history state as the query).
+
+    h: (B, H), states: (B, L, H) the question RNN's state after each word, mask: (B, L)
+    boolean. Returns (β (B, L), c^q (B, H)) and the cache."""
+    e, score_cache = dot_scores_forward(h, states)
+    (beta, context), attend_cache = attend_forward(e, mask, states)
+    return (beta, context), (score_cache, attend_cache)
+
+
+def question_attention_backward(dcontext, cache):
+    """Returns dh (B, H) and dstates (B, L, H)."""
+    score_cache, attend_cache = cache
+    de, dstates = attend_backward((0.0, dcontext), attend_cache)
+    dh, dkeys = dot_scores_backward(de, score_cache)
+    return dh, dstates + dkeys
+
+
+def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, states=None,
+                  logic="minmax"):
     """T steps of soft selection (docs/MATH.md): at step t the history RNN
     h_t = tanh(W_hist·[c_t; h_{t-1}] + b_hist) reads c_t = [α^op_{t-1}ᵀ·U; α^col_{t-1}ᵀ·P]
     (zeros at t = 1, as is h_0), the selectors choose, and the operations run on the outputs
     of steps t−1..t−3 (rs_0 = rs_{-1} = 1 on the real rows, the scalars before step 1 are 0).
 
-    q: (B, Dq). hard: every softmax becomes a hardmax (evaluation; no backward). Returns the
-    last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col, its outputs) (the
-    program and what it made, for figures) and the cache.
+    q: (B, Dq). hard: every softmax becomes a hardmax (evaluation; no backward; the question
+    attention stays soft: it reads, it does not choose). states: None (the selectors read
+    [q; h_t], the 2016 paper) or (Z (B, L, Dq), mask (B, L)), the question RNN's state after
+    each word: the selectors then read [q; c^q_t; h_t], with c^q_t the words h_t attends to
+    (`question_attention_forward`; the question attention of Neelakantan et al. 2017).
+    logic: what and/or compute (operations_forward).
+    Returns the last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col, its outputs)
+    (the program and what it made, for figures; with states, β as a fourth) and the cache.
     """
     xp = array_module(q)
     B, H = q.shape[0], params["b_hist"].shape[0]
@@ -163,11 +209,16 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False):
     for _ in range(T):
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
-        a_op, op_cache = selector_forward(q, h, params["W_op"], params["U"], hard=hard)
-        a_col, col_cache = selector_forward(q, h, params["W_col"], params["P"], hard=hard)
-        out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser)
-        caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col))
-        choices.append((a_op, a_col, out))
+        read, att_cache = q, None
+        if states is not None:
+            (beta, context), att_cache = question_attention_forward(h, *states)
+            read, att_cache = xp.concatenate([q, context], axis=1), (q.shape[1], att_cache)
+        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
+        a_col, col_cache = selector_forward(read, h, params["W_col"], params["P"], hard=hard)
+        out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser,
+                                            logic)
+        caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col, att_cache))
+        choices.append((a_op, a_col, out) if states is None else (a_op, a_col, out, beta))
         c = xp.concatenate([a_op @ params["U"], a_col @ params["P"]], axis=1)
         prev = _next_prev(prev, out)
     return out, choices, (caches, params)
@@ -204,7 +255,8 @@ def run_program(ops, cols, table, row_mask, greater, lesser):
 
 def steps_backward(dout, cache):
     """dout: the gradients of the last step's {'scalar', 'rs', 'lookup'}. Returns dq and the
-    parameters' gradients."""
+    parameters' gradients; with question attention (steps_forward's states), dq is the pair
+    (dq, dZ)."""
     caches, params = cache
     xp = array_module(dout["scalar"])
     E = params["U"].shape[1]
@@ -217,9 +269,9 @@ def steps_backward(dout, cache):
     d_lookup = dout["lookup"]
     dh_next = None
     dc = xp.zeros((dout["scalar"].shape[0], 2 * E), dtype=dout["scalar"].dtype)
-    dq = 0.0
+    dq, dstates = 0.0, 0.0
     for t in range(len(caches) - 1, -1, -1):
-        ch, h, op_cache, col_cache, ops_cache, a_op, a_col = caches[t]
+        ch, h, op_cache, col_cache, ops_cache, a_op, a_col, att_cache = caches[t]
         # c_{t+1} = [α^op_tᵀ U; α^col_tᵀ P] fed step t + 1
         da_op = dc[:, :E] @ params["U"].T
         da_col = dc[:, E:] @ params["P"].T
@@ -238,14 +290,19 @@ def steps_backward(dout, cache):
         grads["U"] += dU
         grads["W_col"] += dW_col
         grads["P"] += dP
-        dq = dq + dq_op + dq_col
+        dread = dq_op + dq_col
         dh = dh + dh_col + (0.0 if dh_next is None else dh_next)
+        if att_cache is not None:                   # read = [q; c^q_t], c^q_t from h_t and Z
+            Dq, att_cache = att_cache
+            dh_att, dZ = question_attention_backward(dread[:, Dq:], att_cache)
+            dread, dh, dstates = dread[:, :Dq], dh + dh_att, dstates + dZ
+        dq = dq + dread
         dz = dh * (1.0 - h * h)                               # h_t = tanh(W_hist·[c; h] + b)
         grads["W_hist"] += ch.T @ dz
         grads["b_hist"] += dz.sum(axis=0)
         dch = dz @ params["W_hist"].T
         dc, dh_next = dch[:, :2 * E], dch[:, 2 * E:]
-    return dq, grads
+    return (dq if caches[0][-1] is None else (dq, dstates)), grads
 
 
 # ----------------------------------------------------------------------------- the question
@@ -260,23 +317,25 @@ def question_init(vocab, embed, hidden, rng, dtype):
 def question_forward(params, words, mask, keep_cache=True):
     """q = the question RNN's last state: z_i = tanh(W_q·[V(w_i); z_{i-1}] + b_q), z_0 = 0, over
     the words (numbers removed). words: (L, B) integer, mask: (L, B) boolean (padding at the
-    end passes the state through). Returns q (B, H) and the cache."""
+    end passes the state through). Returns q (B, H), Z (B, L, H) the state after each word
+    (zero on padding; what question attention reads) and the cache."""
     xp = array_module(params["q_W"])
     p = subparams(params, "q_")
     emb, emb_cache = embed_forward(p["embed"], words)                        # (L, B, E)
     xm = xp.concatenate([emb, mask[..., None].astype(emb.dtype)], axis=2)
     h0 = {"h": xp.zeros((words.shape[1], p["b"].shape[0]), dtype=emb.dtype)}
-    _, final, caches = sequence_forward(masked_rnn_step_forward, xm, h0, p, keep_cache)
-    return final["h"], (emb_cache, caches)
+    zs, final, caches = sequence_forward(masked_rnn_step_forward, xm, h0, p, keep_cache)
+    return final["h"], zs.transpose(1, 0, 2), (emb_cache, caches)
 
 
-def question_backward(dq, cache):
-    """Returns the gradients of q_embed, q_W, q_b."""
+def question_backward(dq, cache, dstates=None):
+    """dq: (B, H); dstates: (B, L, H) or None. Returns the gradients of q_embed, q_W, q_b."""
     emb_cache, caches = cache
     xp = array_module(dq)
     L = len(caches)
-    dxm, _, grads = sequence_backward(masked_rnn_step_backward,
-                                      xp.zeros((L,) + dq.shape, dtype=dq.dtype), {"h": dq}, caches)
+    dzs = (xp.zeros((L,) + dq.shape, dtype=dq.dtype) if dstates is None
+           else xp.ascontiguousarray(dstates.transpose(1, 0, 2)))
+    dxm, _, grads = sequence_backward(masked_rnn_step_backward, dzs, {"h": dq}, caches)
     grads["embed"] = embed_backward(dxm[:, :, :-1], emb_cache)
     return prefixed(grads, "q_")
 
@@ -298,18 +357,36 @@ class ProgrammerModel:
     name = "programmer"
     options = (("hidden", 64, "units of the question and history RNNs"),
                ("embed", 32, "size of the word embeddings and of each choice's embedding"),
-               ("program_steps", 4, "T, the steps of the program"))
+               ("program_steps", 4, "T, the steps of the program"),
+               ("question_attention", "none", "how each step reads the question: none (the "
+                "2016 paper: the question RNN's last state) or dot (also the words the history "
+                "attends to, as in Neelakantan et al. 2017)", ("none", "dot")),
+               ("logic", "minmax", "what and/or compute on soft row selections: minmax (the "
+                "paper: min and max) or product (rs1·rs2 and rs1 + rs2 − rs1·rs2)", LOGIC))
     train_defaults = {"optimizer": "adam", "lr": 1e-3, "clip_norm": 10.0, "batch_size": 64}
+    # what checkpoints without these keys were made with: older ones, and those that keep the
+    # defaults (saved only when set)
+    predates = {"question_attention": "none", "logic": "minmax"}
 
-    def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None):
+    def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
+                 question_attention="none", logic="minmax"):
         if program_steps is None:                         # the class's own default
             program_steps = next(o[1] for o in self.options if o[0] == "program_steps")
         for what, v in (("hidden", hidden), ("embed", embed), ("program_steps", program_steps)):
             if int(v) < 1:
                 raise ValueError(f"{what} must be at least 1")
+        if question_attention not in ("none", "dot"):
+            raise ValueError("question_attention must be none or dot")
+        if logic not in LOGIC:
+            raise ValueError(f"logic must be one of {', '.join(LOGIC)}")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
                        "hidden": int(hidden), "embed": int(embed),
                        "program_steps": int(program_steps)}
+        # saved only when set (`predates`), so the pipe's constructor never meets logic
+        if question_attention != "none":
+            self.config["question_attention"] = question_attention
+        if logic != "minmax":
+            self.config["logic"] = logic
 
     @property
     def label(self):
@@ -320,23 +397,28 @@ class ProgrammerModel:
     def init_params(self, rng, dtype=np.float32):
         c = self.config
         params = question_init(c["input_size"], c["embed"], c["hidden"], rng, dtype)
-        params.update(programmer_init(c["hidden"], c["hidden"], c["embed"], c["output_size"],
-                                      rng, dtype))
+        reads = c["hidden"] * (2 if c.get("question_attention") == "dot" else 1)   # [q; c^q]
+        params.update(programmer_init(reads, c["hidden"], c["embed"], c["output_size"], rng,
+                                      dtype))
         return params
 
     def forward_batch(self, params, batch, train=True):
         xp = array_module(params["q_W"])
-        q, q_cache = question_forward(params, batch.x, batch.x_mask, keep_cache=train)
+        q, zs, q_cache = question_forward(params, batch.x, batch.x_mask, keep_cache=train)
         dtype = q.dtype
+        states = ((zs, xp.asarray(batch.x_mask).T) if self.config.get("question_attention") ==
+                  "dot" else None)
         out, choices, cache = steps_forward(
             params, q, batch.table.astype(dtype), batch.row_mask.astype(dtype),
             batch.greater.astype(dtype), batch.lesser.astype(dtype), self.config["program_steps"],
-            hard=not train)
+            hard=not train, states=states, logic=self.config.get("logic", "minmax"))
         outs = {"scalar": out["scalar"], "lookup": out["lookup"],
-                "op": xp.stack([a for a, _, _ in choices]),
-                "col": xp.stack([c for _, c, _ in choices]),
-                "rs_steps": xp.stack([o["rs"] for _, _, o in choices]),        # (T, B, rows)
-                "scalar_steps": xp.stack([o["scalar"] for _, _, o in choices])}  # (T, B)
+                "op": xp.stack([step[0] for step in choices]),
+                "col": xp.stack([step[1] for step in choices]),
+                "rs_steps": xp.stack([step[2]["rs"] for step in choices]),      # (T, B, rows)
+                "scalar_steps": xp.stack([step[2]["scalar"] for step in choices])}  # (T, B)
+        if states is not None:                      # (T, B, L): the words each step read
+            outs["question_attention"] = xp.stack([step[3] for step in choices])
         return outs, (q_cache, cache)
 
     def backward(self, douts, cache):
@@ -345,5 +427,6 @@ class ProgrammerModel:
         dq, grads = steps_backward({"scalar": douts["scalar"], "lookup": douts["lookup"],
                                     "rs": xp.zeros(douts["lookup"].shape[:2],
                                                    dtype=douts["lookup"].dtype)}, steps_cache)
-        grads.update(question_backward(dq, q_cache))
+        dq, dstates = dq if isinstance(dq, tuple) else (dq, None)
+        grads.update(question_backward(dq, q_cache, dstates))
         return grads

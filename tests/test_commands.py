@@ -407,6 +407,39 @@ def test_table_qa_trains_evaluates_every_template_and_draws(tmp_path, capsys):
         "table-qa_by_row.png", "table-qa_learning_curves.png", "table-qa_programs.png"]
 
 
+def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, capsys):
+    """--question-attention dot and --logic product reach the model, are saved with it, and
+    come back on --resume and in eval; the pipe takes --question-attention, the LSTM refuses it
+    in one line."""
+    from ntm_scratch.checkpoint import load_checkpoint
+    ckpt, pipe_ckpt = str(tmp_path / "np.npz"), str(tmp_path / "pipe.npz")
+    small = ["--hidden", "6", "--embed", "4", "--steps", "2", "--batch-size", "8",
+             "--eval-size", "8", "--eval-every", "2"]
+    assert main(["table-qa", *small, "--question-attention", "dot", "--logic", "product",
+                 "--checkpoint", ckpt]) == 0
+    saved = load_checkpoint(ckpt)
+    assert saved[2]["model_config"]["question_attention"] == "dot"
+    assert saved[2]["model_config"]["logic"] == "product"
+    assert saved[0]["W_op"].shape[0] == 2 * 6 + 6                  # reads [q; c^q; h_t]
+    assert main(["table-qa", "--resume", ckpt, "--steps", "3"]) == 0
+    assert main(["table-qa", "--resume", ckpt, "--steps", "4", "--logic", "minmax"]) == 2
+    assert main(["eval", "table-qa", "--checkpoint", ckpt, "--count", "2"]) == 0
+    plain = str(tmp_path / "plain.npz")                  # the defaults are not saved: resumed
+    assert main(["table-qa", *small, "--checkpoint", plain]) == 0        # as none and minmax
+    assert "logic" not in load_checkpoint(plain)[2]["model_config"]
+    assert main(["table-qa", "--resume", plain, "--steps", "3"]) == 0
+    assert main(["table-qa", "--resume", plain, "--steps", "4", "--question-attention",
+                 "dot"]) == 2
+    assert main(["arithmetic", *small, "--question-attention", "dot",
+                 "--checkpoint", pipe_ckpt]) == 0
+    assert load_checkpoint(pipe_ckpt)[2]["model_config"]["question_attention"] == "dot"
+    capsys.readouterr()
+    assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--question-attention",
+                 "dot", "--checkpoint", str(tmp_path / "lstm.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "question-attention" in err[0]
+
+
 def test_arithmetic_pipe_and_lstm_baseline(tmp_path, capsys):
     """The pipe and the LSTM baseline train on arithmetic, evaluate on numbers up to 99, and
     are drawn side by side."""

@@ -14,12 +14,15 @@ from tasks.arithmetic import SYMBOLS, ArithmeticTask, evaluate_expression
 B, N, T = 3, 4, 3
 
 
-def test_steps_gradient_for_every_parameter_the_question_and_the_numbers():
+@pytest.mark.parametrize("attention", [False, True])
+def test_steps_gradient_for_every_parameter_the_question_and_the_numbers(attention):
     """o_T through three steps of selection, back into the history RNN, the selectors, the
-    question and the numbers (also through the outputs of earlier steps, which later steps read).
-    Example 3 has two numbers: its last two slots are closed until the steps fill them."""
+    question and the numbers (also through the outputs of earlier steps, which later steps read);
+    with question attention, also into the question RNN's states (the second question a word
+    shorter). Example 3 has two numbers: its last two slots are closed until the steps fill
+    them."""
     r = np.random.default_rng(0)
-    params = pipe.pipe_init(5, 6, 4, N + T - 1, r, np.float64)
+    params = pipe.pipe_init(5 + 6 * attention, 6, 4, N + T - 1, r, np.float64)
     for k in params:
         params[k] = params[k] + 0.5 * r.standard_normal(params[k].shape)
     params["q"] = r.standard_normal((B, 5))
@@ -27,24 +30,32 @@ def test_steps_gradient_for_every_parameter_the_question_and_the_numbers():
     mask = np.ones((B, N), dtype=bool)
     mask[2, 2:] = False
     up = r.standard_normal(B)
+    zmask = np.ones((B, 5), dtype=bool)
+    zmask[1, 4] = False
+    if attention:
+        params["zs"] = r.standard_normal((B, 5, 6)) * zmask[..., None]
 
     def run():
-        weights = {k: v for k, v in params.items() if k not in ("q", "values")}
-        o, program, cache = pipe.pipe_steps_forward(weights, params["q"],
-                                                    params["values"] * mask, mask, T)
+        weights = {k: v for k, v in params.items() if k not in ("q", "values", "zs")}
+        o, program, cache = pipe.pipe_steps_forward(
+            weights, params["q"], params["values"] * mask, mask, T,
+            states=(params["zs"], zmask) if attention else None)
         return float((o * up).sum()), program, cache
 
     _, program, cache = run()
     assert np.all(program[0][1][2, 2:] == 0)                   # closed slots get no weight
     dq, dvalues, grads = pipe.pipe_steps_backward(up, cache)
+    if attention:
+        dq, grads["zs"] = dq
     grads["q"], grads["values"] = dq, dvalues * mask
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < 1e-6, errors
 
 
-def _pipe_and_batch(seed):
+def _pipe_and_batch(seed, attention="none"):
     task = ArithmeticTask(delta=3.0)
-    model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4)
+    model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4,
+                           question_attention=attention)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:
@@ -54,11 +65,11 @@ def _pipe_and_batch(seed):
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_whole_pipe_loss_gradient(seed):
+@pytest.mark.parametrize("seed,attention", [(0, "none"), (1, "none"), (2, "dot")])
+def test_whole_pipe_loss_gradient(seed, attention):
     """The Huber loss of o_T through the question RNN and the steps, every parameter, below
     docs/MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink)."""
-    task, model, params, batch = _pipe_and_batch(seed)
+    task, model, params, batch = _pipe_and_batch(seed, attention)
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)

@@ -43,10 +43,11 @@ def operation_inputs(seed=1):
         (table, mask, greater, lesser)
 
 
-def ops_forward(alpha_op, alpha_col, rs1, rs2, s1, s3, table, mask, greater, lesser):
+def ops_forward(alpha_op, alpha_col, rs1, rs2, s1, s3, table, mask, greater, lesser,
+                logic="minmax"):
     out, cache = programmer.operations_forward(
         alpha_op, alpha_col, {"rs1": rs1, "rs2": rs2, "s1": s1, "s3": s3}, table, mask,
-        greater, lesser)
+        greater, lesser, logic)
     return out, cache
 
 
@@ -55,11 +56,33 @@ def ops_backward(dout, cache):
     return dop, dcol, dprev["rs1"], dprev["rs2"], dprev["s1"], dprev["s3"]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_operations_gradient(seed):
+@pytest.mark.parametrize("seed,logic", [(1, "minmax"), (2, "minmax"), (3, "product")])
+def test_operations_gradient(seed, logic):
     inputs, data = operation_inputs(seed)
-    errors = check_op(lambda *a: ops_forward(*a, *data), ops_backward, inputs)
+    errors = check_op(lambda *a: ops_forward(*a, *data, logic), ops_backward, inputs)
     assert max(errors.values()) < TOL, errors
+
+
+def test_product_logic_is_min_max_on_hard_selections_and_below_min_on_soft_ones():
+    """On 0/1 row selections the product's and/or are min/max; on soft ones and = rs1·rs2 is
+    below min(rs1, rs2) (so it selects less even when rs1 = rs2) and or is above the max."""
+    inputs, data = operation_inputs(4)
+    r = np.random.default_rng(4)
+    for name in ("and", "or"):
+        op = np.zeros_like(inputs["alpha_op"])
+        op[:, programmer.OP[name]] = 1.0
+        hard = {**inputs, "alpha_op": op, "rs1": (r.random((B, R)) < 0.5) * data[1],
+                "rs2": (r.random((B, R)) < 0.5) * data[1]}
+        (mm, _), (pr, _) = (ops_forward(**hard, table=data[0], mask=data[1], greater=data[2],
+                                        lesser=data[3], logic=lg) for lg in programmer.LOGIC)
+        np.testing.assert_array_equal(mm["rs"], pr["rs"])
+        rs1 = r.uniform(0.1, 0.9, (B, R))
+        rs2 = np.where(r.random((B, R)) < 0.5, rs1, r.uniform(0.1, 0.9, (B, R)))  # some equal
+        soft = {**inputs, "alpha_op": op, "rs1": rs1, "rs2": rs2}
+        (mm, _), (pr, _) = (ops_forward(**soft, table=data[0], mask=data[1], greater=data[2],
+                                        lesser=data[3], logic=lg) for lg in programmer.LOGIC)
+        below = pr["rs"] < mm["rs"] if name == "and" else pr["rs"] > mm["rs"]
+        assert np.all(below), name
 
 
 def test_each_operation_alone_does_what_it_says():
@@ -87,24 +110,59 @@ def test_each_operation_alone_does_what_it_says():
         assert np.all(out["rs"][2, 4:] == 0) and np.all(out["lookup"][2, 4:] == 0)   # padding
 
 
-def test_four_steps_gradient_for_every_parameter_and_the_question():
+def _question_states(r, L=4, H=6):
+    """The question RNN's states after each of L words, (B, L, H), and their mask: the second
+    question is a word shorter (its last state is zero, as question_forward leaves padding)."""
+    mask = np.ones((B, L), dtype=bool)
+    mask[1, L - 1] = False
+    return r.standard_normal((B, L, H)) * mask[..., None], mask
+
+
+def test_question_attention_gradient_and_padding():
+    """c^q = Σ_i β_i z_i with β = softmax_i(h·z_i): the gradients of the query and of every
+    state, against finite differences; a padded word gets β = 0 and no gradient."""
+    r = np.random.default_rng(11)
+    zs, mask = _question_states(r)
+    params = {"h": r.standard_normal((B, 6)), "zs": zs}
+    up = r.standard_normal((B, 6))
+
+    def run():
+        (beta, context), cache = programmer.question_attention_forward(params["h"],
+                                                                       params["zs"], mask)
+        return float((context * up).sum()), beta, cache
+
+    _, beta, cache = run()
+    assert np.all(beta[~mask] == 0) and np.allclose(beta.sum(axis=1), 1.0)
+    dh, dzs = programmer.question_attention_backward(up, cache)
+    assert np.all(dzs[~mask] == 0)
+    errors = check_loss(lambda: run()[0], params, {"h": dh, "zs": dzs})
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_four_steps_gradient_for_every_parameter_and_the_question(attention):
     """T = 4 steps of selection and operations, back through the history RNN and the outputs
     of earlier steps (the and/or kinks: every |rs_{t-1} − rs_{t-2}| that depends on the
-    parameters is asserted to be at least 1e-3)."""
+    parameters is asserted to be at least 1e-3); with question attention, also back into the
+    question RNN's states."""
     r = np.random.default_rng(7)
     _, (table, mask, greater, lesser) = operation_inputs(4)
     table = table / 50.0                                       # sums of order one
-    params = programmer.programmer_init(5, 6, 4, C, r, np.float64)
+    params = programmer.programmer_init(5 + 6 * attention, 6, 4, C, r, np.float64)
     for k in params:
         params[k] = params[k] + 0.5 * r.standard_normal(params[k].shape)
     params["q"] = r.standard_normal((B, 5))
+    zs, zmask = _question_states(r)
+    if attention:
+        params["zs"] = zs
     up = {"scalar": r.standard_normal(B), "rs": r.standard_normal((B, R)),
           "lookup": r.standard_normal((B, R, C))}
 
     def run():
-        weights = {k: v for k, v in params.items() if k != "q"}
+        weights = {k: v for k, v in params.items() if k not in ("q", "zs")}
+        states = (params["zs"], zmask) if attention else None
         out, _, cache = programmer.steps_forward(weights, params["q"], table, mask, greater,
-                                                 lesser, T=4)
+                                                 lesser, T=4, states=states)
         return sum(float((out[k] * up[k]).sum()) for k in up), cache
 
     loss, cache = run()
@@ -114,6 +172,8 @@ def test_four_steps_gradient_for_every_parameter_and_the_question():
         rs1, rs2 = ops_cache[2]["rs1"], ops_cache[2]["rs2"]
         assert np.abs(rs1 - rs2)[mask > 0].min() > 1e-3, f"step {t + 1} is near a kink"
     dq, grads = programmer.steps_backward(up, cache)
+    if attention:
+        dq, grads["zs"] = dq
     grads["q"] = dq
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < 1e-6, errors              # docs/MATH.md: through T steps
@@ -132,21 +192,22 @@ def test_question_rnn_gradient_with_padding():
     up = r.standard_normal((B, 4))
 
     def run():
-        q, cache = programmer.question_forward(params, words, mask)
+        q, _, cache = programmer.question_forward(params, words, mask)
         return float((q * up).sum()), q, cache
 
     _, q, cache = run()
     grads = programmer.question_backward(up, cache)
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < 1e-7, errors
-    short, _ = programmer.question_forward(params, words[:3, 1:2], mask[:3, 1:2])
+    short, _, _ = programmer.question_forward(params, words[:3, 1:2], mask[:3, 1:2])
     np.testing.assert_allclose(q[1:2], short, atol=1e-14)       # padding changed nothing
 
 
-def _model_and_batch(columns, seed):
+def _model_and_batch(columns, seed, attention="none", logic="minmax"):
     from ntm_scratch.train import batch_to_device
     task = TableQATask(columns=columns, delta=5.0, lam=3.0)
-    model = ProgrammerModel(task.input_size, task.output_size, hidden=5, embed=4)
+    model = ProgrammerModel(task.input_size, task.output_size, hidden=5, embed=4,
+                            question_attention=attention, logic=logic)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:                                   # away from the symmetric start
@@ -157,13 +218,16 @@ def _model_and_batch(columns, seed):
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("columns,seed", [(1, 0), (3, 1)])
-def test_whole_model_loss_gradient(columns, seed):
+@pytest.mark.parametrize("columns,seed,attention,logic", [(1, 0, "none", "minmax"),
+                                                          (3, 1, "none", "minmax"),
+                                                          (1, 2, "dot", "product")])
+def test_whole_model_loss_gradient(columns, seed, attention, logic):
     """The table-qa loss (Huber on scalar answers, log-loss on lookups) through the programmer:
     every parameter, float64, below docs/MATH.md's 1e-5 for a whole model's loss. Kept away from the
     kinks, and asserted: every |scalar − y| is at least 1e-3 from δ, and every |rs_{t-1} −
-    rs_{t-2}| that depends on the parameters is at least 1e-4."""
-    task, model, params, batch = _model_and_batch(columns, seed)
+    rs_{t-2}| that depends on the parameters is at least 1e-4. With question attention the
+    question RNN's weights also get gradient through every word's state."""
+    task, model, params, batch = _model_and_batch(columns, seed, attention, logic)
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)
