@@ -197,6 +197,13 @@ def program_data(task, model, params):
               "right": bool(backend.to_host(task.answered(hard, batch))[0]),
               "parts": [{"name": k, "choices": names, "soft": _rounded(host(k, soft)),
                          "hard": _rounded(host(k), 0)} for k, names in parts]}
+        if "question_attention" in soft:       # the words each step reads: soft in both modes
+            words, mask = ((batch.words, batch.words_mask) if model.name == "pipe"
+                           else (batch.x, batch.x_mask))
+            shown = np.asarray(backend.to_host(mask))[:, 0].astype(bool)
+            ids = np.asarray(backend.to_host(words))[:, 0][shown]
+            ex["read"] = {"words": [task.words[i] for i in ids],
+                          "weights": _rounded(host("question_attention", soft)[:, :len(ids)])}
         if model.name == "pipe":
             ex["made"] = _rounded(host("value_steps"))
             shown = np.asarray(backend.to_host(batch.value_mask))[0].astype(bool)

@@ -62,6 +62,7 @@ def evaluate_expression(numbers, operators):
 class ArithmeticTask(Task):
     name = "arithmetic"
     summary = "the value of an expression such as 3 + 4 × 5 − 6 (Distill's Neural Programmer)"
+    words = WORDS                                   # the question's vocabulary, by index
     options = (("max_numbers", 4, "the most numbers in an expression (at least 2)"),
                ("delta", 10.0, "δ of the Huber loss"),
                BATCH_LENGTHS)

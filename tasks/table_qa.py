@@ -76,6 +76,7 @@ class TableBatch:
 class TableQATask(Task):
     name = "table-qa"
     summary = "answer questions about a table by inducing a program (Neural Programmer §3.1)"
+    words = WORDS                                   # the question's vocabulary, by index
     options = (("columns", 1, "columns in every table, 1 to 5 (1: the paper's single-column "
                            "task)"),
                ("templates", "all", "the templates the questions are drawn from, their names "

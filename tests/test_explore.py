@@ -14,12 +14,13 @@ TINY = {   # kind: the training flags of a tiny model of each family
             "--max-length", "3", "--read-heads", "2"],
     "act": ["logic", "--max-steps", "3", "--max-gates", "4", "--hidden", "4"],
     "seq2seq": ["reverse", "--max-length", "4", "--hidden", "6", "--embed", "4"],
-    "programmer": ["table-qa", "--columns", "3", "--hidden", "6", "--embed", "4"],
+    "programmer": ["table-qa", "--columns", "3", "--hidden", "6", "--embed", "4",
+                   "--question-attention", "dot"],                 # (the pipe: without)
     "pipe": ["arithmetic", "--hidden", "6", "--embed", "4"]}
 COMMON = ["--batch-size", "2", "--eval-size", "2", "--steps", "1"]
 DRAWN = {"ntm": {"output", "memory", "weightings", "stage_wc", "stage_w", "key"},
          "act": {"ponder", "input", "halting"}, "seq2seq": {"alignment"},   # (untrained: α even)
-         "programmer": {"choices", "made"}, "pipe": {"choices", "made"}}
+         "programmer": {"choices", "made", "read"}, "pipe": {"choices", "made"}}
 
 
 def page_data(path):
@@ -114,6 +115,12 @@ def test_the_attention_and_program_pages_hold_their_choices(pages):
                 assert all(sorted(r)[-1] == 1 and sum(r) == 1 for r in part["hard"])
             if kind == "programmer":
                 assert len(e["rows"]) == T and len(e["rows"][0]) == len(e["table"])
+                words = e["question"].split(";")[0].split()        # the words, numbers out
+                assert e["read"]["words"] == [w for w in words if not w.lstrip("-").isdigit()]
+                assert len(e["read"]["weights"]) == T
+                assert all(abs(sum(r) - 1) < 0.01 for r in e["read"]["weights"])
+            else:
+                assert "read" not in e                  # no question attention: no panel
 
 
 def test_explore_refuses_what_it_cannot_show(tmp_path, capsys):
