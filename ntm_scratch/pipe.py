@@ -25,9 +25,9 @@ its answer exact.
 import numpy as np
 
 from .backend import array_module
-from .programmer import (ProgrammerModel, question_attention_backward,
-                         question_attention_forward, question_backward, question_forward,
-                         question_init, selector_backward, selector_forward)
+from .programmer import (ProgrammerModel, question_backward, question_forward, question_init,
+                         question_read_backward, question_read_forward, selector_backward,
+                         selector_forward)
 
 PIPE_OPS = ("add", "subtract", "multiply", "first")
 
@@ -62,10 +62,7 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
     for t in range(T):
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
-        read, att_cache = q, None
-        if states is not None:
-            (beta, context), att_cache = question_attention_forward(h, *states)
-            read, att_cache = xp.concatenate([q, context], axis=1), (q.shape[1], att_cache)
+        read, beta, att_cache = question_read_forward(q, h, states)
         a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
         a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard)
         a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard)
@@ -120,11 +117,8 @@ def pipe_steps_backward(do, cache):
             grads[W] += dW
             grads[Emb] += dE
             dread, dh = dread + dq_s, dh + dh_s
-        if att_cache is not None:                   # read = [q; c^q_t], c^q_t from h_t and Z
-            Dq, att_cache = att_cache
-            dh_att, dZ = question_attention_backward(dread[:, Dq:], att_cache)
-            dread, dh, dstates = dread[:, :Dq], dh + dh_att, dstates + dZ
-        dq = dq + dread
+        dq_t, dh_att, dZ = question_read_backward(dread, att_cache)
+        dq, dh, dstates = dq + dq_t, dh + dh_att, dstates + dZ
         dz = dh * (1.0 - h * h)                            # h_t = tanh(W_hist·[c; h] + b)
         grads["W_hist"] += ch.T @ dz
         grads["b_hist"] += dz.sum(axis=0)

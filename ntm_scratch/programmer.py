@@ -183,6 +183,25 @@ def question_attention_backward(dcontext, cache):
     return dh, dstates + dkeys
 
 
+def question_read_forward(q, h, states):
+    """What the selectors read at a step: q (states None), or [q; c^q_t] with c^q_t the words
+    h_t attends to (states: (Z, mask), question_attention_forward). Returns the read, β (None
+    without attention) and the cache."""
+    if states is None:
+        return q, None, None
+    (beta, context), cache = question_attention_forward(h, *states)
+    return array_module(q).concatenate([q, context], axis=1), beta, (q.shape[1], cache)
+
+
+def question_read_backward(dread, cache):
+    """Returns dq, and the gradients of h_t and of Z through the attention (0.0 without)."""
+    if cache is None:
+        return dread, 0.0, 0.0
+    Dq, cache = cache
+    dh, dZ = question_attention_backward(dread[:, Dq:], cache)
+    return dread[:, :Dq], dh, dZ
+
+
 def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, states=None,
                   logic="minmax"):
     """T steps of soft selection (docs/MATH.md): at step t the history RNN
@@ -209,10 +228,7 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, st
     for _ in range(T):
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
-        read, att_cache = q, None
-        if states is not None:
-            (beta, context), att_cache = question_attention_forward(h, *states)
-            read, att_cache = xp.concatenate([q, context], axis=1), (q.shape[1], att_cache)
+        read, beta, att_cache = question_read_forward(q, h, states)
         a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
         a_col, col_cache = selector_forward(read, h, params["W_col"], params["P"], hard=hard)
         out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser,
@@ -290,13 +306,9 @@ def steps_backward(dout, cache):
         grads["U"] += dU
         grads["W_col"] += dW_col
         grads["P"] += dP
-        dread = dq_op + dq_col
-        dh = dh + dh_col + (0.0 if dh_next is None else dh_next)
-        if att_cache is not None:                   # read = [q; c^q_t], c^q_t from h_t and Z
-            Dq, att_cache = att_cache
-            dh_att, dZ = question_attention_backward(dread[:, Dq:], att_cache)
-            dread, dh, dstates = dread[:, :Dq], dh + dh_att, dstates + dZ
-        dq = dq + dread
+        dq_t, dh_att, dZ = question_read_backward(dq_op + dq_col, att_cache)
+        dh = dh + dh_col + (0.0 if dh_next is None else dh_next) + dh_att
+        dq, dstates = dq + dq_t, dstates + dZ
         dz = dh * (1.0 - h * h)                               # h_t = tanh(W_hist·[c; h] + b)
         grads["W_hist"] += ch.T @ dz
         grads["b_hist"] += dz.sum(axis=0)
