@@ -100,13 +100,16 @@ def loss_and_grads(task, model, params, batch, group=None):
 PARENT_CHECK = 0.5   # seconds between a waiting worker's checks that its parent still lives
 
 
-def _serve(conn, task, model, params, grads_out):
+def _serve(conn, task, model, params, grads_out, parent):
     """A worker: compute each part it is sent, until it is sent None. Ctrl-C reaches the whole
     process group; the worker ignores it and lets the main process shut it down. A worker
     whose parent is gone (killed, out of memory, ended by a scheduler) ends too: it holds a
-    copy of the parent's end of its pipe, so it would otherwise wait forever."""
+    copy of the parent's end of its pipe, so it would otherwise wait forever. `parent` is the
+    parent's pid as the parent gave it: read here instead, it would be the new parent's if the
+    parent died before the worker started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    if os.getppid() != parent:                           # gone already
+        os._exit(0)
     while True:
         while not conn.poll(PARENT_CHECK):
             if os.getppid() != parent:
@@ -151,8 +154,8 @@ class WorkerGroup:
         self.conns, self.procs = [], []
         for i in range(workers - 1):
             here, there = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(there, task, model, params, self.grads[i]),
-                               daemon=True)
+            proc = ctx.Process(target=_serve, daemon=True,
+                               args=(there, task, model, params, self.grads[i], os.getpid()))
             proc.start()
             there.close()
             self.conns.append(here)
