@@ -139,6 +139,30 @@ def test_question_attention_gradient_and_padding():
     assert max(errors.values()) < TOL, errors
 
 
+def test_question_read_gradient_with_and_without_attention():
+    """What the selectors read: [q; c^q] with attention, back into q, the query h and every
+    word's state (question_read_backward, against finite differences); q itself without."""
+    r = np.random.default_rng(12)
+    zs, mask = _question_states(r)
+    params = {"q": r.standard_normal((B, 5)), "h": r.standard_normal((B, 6)), "zs": zs}
+    up = r.standard_normal((B, 11))
+
+    def run():
+        read, _, cache = programmer.question_read_forward(params["q"], params["h"],
+                                                          (params["zs"], mask))
+        return float((read * up).sum()), cache
+
+    _, cache = run()
+    dq, dh, dzs = programmer.question_read_backward(up, cache)
+    errors = check_loss(lambda: run()[0], params, {"q": dq, "h": dh, "zs": dzs})
+    assert max(errors.values()) < TOL, errors
+    read, beta, cache = programmer.question_read_forward(params["q"], params["h"], None)
+    assert read is params["q"] and beta is None
+    dq, dh, dzs = programmer.question_read_backward(up[:, :5], cache)
+    assert np.array_equal(dq, up[:, :5])
+    assert dh == 0.0 and dzs == 0.0
+
+
 @pytest.mark.parametrize("attention", [False, True])
 def test_four_steps_gradient_for_every_parameter_and_the_question(attention):
     """T = 4 steps of selection and operations, back through the history RNN and the outputs
