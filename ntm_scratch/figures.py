@@ -185,12 +185,12 @@ def draw_figures(main_run, baseline, path, baseline_path, out_dir, count=64):
     if hasattr(main_run[1], "greedy"):                   # an encoder-decoder: its own figures
         from .figures_attention import draw_attention_figures
         return draw_attention_figures(runs, paths, out_dir, count)
-    if hasattr(main_run[1], "penalty"):                  # ACT
-        from .figures_act import draw_act_figures
-        return draw_act_figures(runs, paths, out_dir)
     if hasattr(task, "answered"):                        # a Neural Programmer's task
         from .figures_programmer import draw_programmer_figures
         return draw_programmer_figures(runs, paths, out_dir, count)
+    if hasattr(main_run[1], "penalty"):                  # ACT
+        from .figures_act import draw_act_figures
+        return draw_act_figures(runs, paths, out_dir)
     from .figures_ntm import draw_bit_task_figures         # the NTM's tasks, NTM or LSTM
     return draw_bit_task_figures(runs, paths, out_dir, count)
 

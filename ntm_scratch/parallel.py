@@ -83,7 +83,7 @@ def one_part(task, model, params, batch):
 def add_penalty(model, cache, batch, loss, metrics):
     """A model's own term of the loss (ACT's τ·ponder cost), whose gradient its backward adds;
     its metrics join the task's. Returns the whole loss."""
-    if not hasattr(model, "penalty"):
+    if getattr(model, "penalty", None) is None:
         return loss
     value, extra = model.penalty(cache, batch)
     metrics.update(extra)
@@ -117,6 +117,9 @@ def _serve(conn, task, model, params, grads_out, parent):
         part = conn.recv()
         if part is None:
             return
+        part, step = part
+        if step is not None:                              # a model with a schedule (at_step)
+            model.at_step(step)
         try:
             loss, grads, metrics = one_part(task, model, params, part)
             for key, g in grads.items():
@@ -164,8 +167,9 @@ class WorkerGroup:
     def loss_and_grads(self, batch):
         k = min(self.workers, batch.x.shape[1])
         parts, weights = _split(batch, k)
+        step = getattr(self.model, "step", None) if hasattr(self.model, "at_step") else None
         for conn, part in zip(self.conns, parts[1:]):
-            conn.send(part)
+            conn.send((part, step))
         replies, error = [], None
         try:
             mine = one_part(self.task, self.model, self.params, parts[0])

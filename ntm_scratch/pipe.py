@@ -17,6 +17,8 @@ and the numbers arrive as the values v_1..v_N. At step t = 1..T:
 
 With `question_attention="dot"` the three selectors read [q; c^q_t; h_t], where c^q_t is the words
 h_t attends to (programmer.question_attention_forward).
+With `entropy` β > 0 the loss also subtracts β·Σ_t (H(α^op_t) + H(α^a_t) + H(α^b_t)), the
+table model's entropy bonus (programmer.ProgrammerModel.penalty) on the pipe's three choices.
 
 The answer is o_T; `first` passes a value on, so a short expression finishes early and carries
 its result to step T. In evaluation every softmax is a hardmax, so the program is discrete and
@@ -79,9 +81,11 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
     return o, program, (caches, params, N)
 
 
-def pipe_steps_backward(do, cache):
-    """do: (B,) the gradient of o_T. Returns dq, dvalues (B, N) and the parameters' gradients;
-    with question attention (pipe_steps_forward's states), dq is the pair (dq, dZ)."""
+def pipe_steps_backward(do, cache, dchoices=None):
+    """do: (B,) the gradient of o_T; dchoices: None or one (dα^op_t, dα^a_t, dα^b_t) per step (a
+    loss term on the choices themselves: the entropy bonus). Returns dq, dvalues (B, N) and the
+    parameters' gradients; with question attention (pipe_steps_forward's states), dq is the pair
+    (dq, dZ)."""
     caches, params, N = cache
     xp = array_module(do)
     B, E = do.shape[0], params["U"].shape[1]
@@ -97,6 +101,9 @@ def pipe_steps_backward(do, cache):
         da_op = dc[:, :E] @ params["U"].T
         da_a = dc[:, E:2 * E] @ params["E_a"].T
         da_b = dc[:, 2 * E:] @ params["E_b"].T
+        if dchoices is not None:
+            da_op, da_a, da_b = (da_op + dchoices[t][0], da_a + dchoices[t][1],
+                                 da_b + dchoices[t][2])
         grads["U"] += a_op.T @ dc[:, :E]
         grads["E_a"] += a_a.T @ dc[:, E:2 * E]
         grads["E_b"] += a_b.T @ dc[:, 2 * E:]
@@ -140,13 +147,14 @@ class PipeModel(ProgrammerModel):
     name = "pipe"
     title = "Neural Programmer (pipe)"
     options = (ProgrammerModel.options[:2] + (("program_steps", 3, "T, the steps of the program"),)
-               + ProgrammerModel.options[3:4])                        # question_attention
+               + ProgrammerModel.options[3:4]                         # question_attention
+               + ProgrammerModel.options[5:7])                        # entropy, entropy_steps
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
-                 question_attention="none"):
+                 question_attention="none", entropy=0.0, entropy_steps=0):
         super().__init__(input_size, output_size, hidden, embed, program_steps,
-                         question_attention)
+                         question_attention, entropy=entropy, entropy_steps=entropy_steps)
         if self.config["program_steps"] < output_size - 1:
             raise ValueError(f"{output_size} numbers take {output_size - 1} operations: "
                              f"--program-steps must be at least {output_size - 1}")
@@ -175,9 +183,16 @@ class PipeModel(ProgrammerModel):
             outs["question_attention"] = xp.stack([p[4] for p in program])
         return outs, (q_cache, cache)
 
+    def _choices(self, cache):
+        """Every step's choices, (α^op_t, α^a_t, α^b_t), from forward_batch's cache."""
+        return [step[5:8] for step in cache[1][0]]
+
     def backward(self, douts, cache):
+        """Gradients of the loss through douts['value'], plus the entropy bonus's own term when
+        β > 0 (`penalty`)."""
         q_cache, steps_cache = cache
-        dq, _, grads = pipe_steps_backward(douts["value"], steps_cache)
+        dq, _, grads = pipe_steps_backward(douts["value"], steps_cache,
+                                           self._entropy_gradients(cache, douts["value"]))
         dq, dstates = dq if isinstance(dq, tuple) else (dq, None)
         grads.update(question_backward(dq, q_cache, dstates))
         return grads

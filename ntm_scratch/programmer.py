@@ -24,9 +24,10 @@ Tables are padded to R rows with a row mask (B, R); a padded row is never select
 summed. Below them: the question RNN and the model (`ProgrammerModel`); the loss and the task
 are in tasks/table_qa.py.
 
-Two options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
-reads the words its history state attends to (`question_attention_forward`), and product
-logic, where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`).
+Three options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
+reads the words its history state attends to (`question_attention_forward`); product logic,
+where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`); and an
+entropy bonus on every choice (`entropy_forward`, `ProgrammerModel.penalty`).
 """
 import numpy as np
 
@@ -77,6 +78,20 @@ def selector_backward(dalpha, cache):
 
 
 LOGIC = ("minmax", "product")
+
+
+def entropy_forward(alpha):
+    """H = −Σ_k α_k·log α_k, the entropy of each example's choice. alpha: (B, K), rows on the
+    simplex (a zero weight adds 0). Returns H (B,) and the cache."""
+    xp = array_module(alpha)
+    log_a = xp.log(xp.maximum(alpha, xp.finfo(alpha.dtype).tiny))
+    return -(alpha * log_a).sum(axis=1), (alpha, log_a)
+
+
+def entropy_backward(dH, cache):
+    """dH: (B,). Returns dα = −dH·(log α + 1), (B, K)."""
+    alpha, log_a = cache
+    return -dH[:, None] * (log_a + 1.0)
 
 
 def operations_forward(alpha_op, alpha_col, prev, table, row_mask, greater, lesser,
@@ -270,7 +285,9 @@ def run_program(ops, cols, table, row_mask, greater, lesser):
 
 
 def steps_backward(dout, cache):
-    """dout: the gradients of the last step's {'scalar', 'rs', 'lookup'}. Returns dq and the
+    """dout: the gradients of the last step's {'scalar', 'rs', 'lookup'} and, optionally,
+    'choices': a list of (dα^op_t, dα^col_t), one pair per step (a loss term on the choices
+    themselves, such as the entropy bonus; `entropy_backward`). Returns dq and the
     parameters' gradients; with question attention (steps_forward's states), dq is the pair
     (dq, dZ)."""
     caches, params = cache
@@ -283,6 +300,7 @@ def steps_backward(dout, cache):
     d_rs = [dout["rs"], zero_rs, zero_rs]
     d_s = [dout["scalar"], zero_s, zero_s]
     d_lookup = dout["lookup"]
+    d_choice = dout.get("choices")               # (dα^op_t, dα^col_t) of every step, or None
     dh_next = None
     dc = xp.zeros((dout["scalar"].shape[0], 2 * E), dtype=dout["scalar"].dtype)
     dq, dstates = 0.0, 0.0
@@ -296,6 +314,8 @@ def steps_backward(dout, cache):
         dop, dcol, dprev = operations_backward(
             {"scalar": d_s[0], "rs": d_rs[0], "lookup": d_lookup}, ops_cache)
         da_op, da_col = da_op + dop, da_col + dcol
+        if d_choice is not None:                             # a loss term on the choices
+            da_op, da_col = da_op + d_choice[t][0], da_col + d_choice[t][1]
         # the previous outputs: rs1 = rs_{t-1}, rs2 = rs_{t-2}, s1 = s_{t-1}, s3 = s_{t-3}
         d_rs = [d_rs[1] + dprev["rs1"], d_rs[2] + dprev["rs2"], zero_rs]
         d_s = [d_s[1] + dprev["s1"], d_s[2], dprev["s3"]]
@@ -374,14 +394,21 @@ class ProgrammerModel:
                 "2016 paper: the question RNN's last state) or dot (also the words the history "
                 "attends to, as in Neelakantan et al. 2017)", ("none", "dot")),
                ("logic", "minmax", "what and/or compute on soft row selections: minmax (the "
-                "paper: min and max) or product (rs1·rs2 and rs1 + rs2 − rs1·rs2)", LOGIC))
+                "paper: min and max) or product (rs1·rs2 and rs1 + rs2 − rs1·rs2)", LOGIC),
+               ("entropy", 0.0, "β: the loss subtracts β times the entropy of every step's "
+                "operation and column choice (mean over questions), a bonus that keeps the "
+                "choices open while the program forms; 0, the paper: none"),
+               ("entropy_steps", 0, "K: β falls linearly to 0 over the first K training steps "
+                "(0: β stays constant)"))
     train_defaults = {"optimizer": "adam", "lr": 1e-3, "clip_norm": 10.0, "batch_size": 64}
     # what checkpoints without these keys were made with: older ones, and those that keep the
     # defaults (saved only when set)
-    predates = {"question_attention": "none", "logic": "minmax"}
+    predates = {"question_attention": "none", "logic": "minmax", "entropy": 0.0,
+                "entropy_steps": 0}
+    step = 0        # the training step (at_step): where the entropy bonus's schedule stands
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
-                 question_attention="none", logic="minmax"):
+                 question_attention="none", logic="minmax", entropy=0.0, entropy_steps=0):
         if program_steps is None:                         # the class's own default
             program_steps = next(o[1] for o in self.options if o[0] == "program_steps")
         for what, v in (("hidden", hidden), ("embed", embed), ("program_steps", program_steps)):
@@ -391,6 +418,10 @@ class ProgrammerModel:
             raise ValueError("question_attention must be none or dot")
         if logic not in LOGIC:
             raise ValueError(f"logic must be one of {', '.join(LOGIC)}")
+        if not float(entropy) >= 0.0 or not np.isfinite(float(entropy)):
+            raise ValueError("entropy must be a finite number >= 0")
+        if int(entropy_steps) < 0:
+            raise ValueError("entropy_steps must be at least 0")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
                        "hidden": int(hidden), "embed": int(embed),
                        "program_steps": int(program_steps)}
@@ -399,6 +430,10 @@ class ProgrammerModel:
             self.config["question_attention"] = question_attention
         if logic != "minmax":
             self.config["logic"] = logic
+        if float(entropy) > 0.0:
+            self.config["entropy"] = float(entropy)
+        if int(entropy_steps) > 0:
+            self.config["entropy_steps"] = int(entropy_steps)
 
     @property
     def label(self):
@@ -433,12 +468,52 @@ class ProgrammerModel:
             outs["question_attention"] = xp.stack([step[3] for step in choices])
         return outs, (q_cache, cache)
 
+    def _choices(self, cache):
+        """Every step's choices, (α^op_t, α^col_t), from forward_batch's cache."""
+        return [(step[5], step[6]) for step in cache[1][0]]
+
+    def at_step(self, step):
+        """The trainer says which step comes next (the entropy bonus's schedule)."""
+        self.step = int(step)
+
+    def entropy_weight(self):
+        """β now: constant, or falling linearly from β at step 0 to 0 at step K = entropy_steps."""
+        beta, K = self.config.get("entropy", 0.0), self.config.get("entropy_steps", 0)
+        return beta if K == 0 else beta * max(0.0, 1.0 - self.step / K)
+
+    def penalty(self, cache, batch):
+        """With `entropy` β > 0: −β·Σ_t (H(α^op_t) + H(α^col_t)) (the pipe: its three choices),
+        mean over questions (β as
+        `entropy_weight` has it now), and the metric `choice_entropy`, that sum of entropies.
+        With β = 0 (the paper), and in evaluation (one-hot choices, whose entropy is 0),
+        nothing: 0 and no metric."""
+        if self.config.get("entropy", 0.0) == 0.0 or cache[1][0][0][2] is None:   # hardmax
+            return 0.0, {}                                     # choices keep no cache
+        beta = self.entropy_weight()
+        total = sum(entropy_forward(alpha)[0] for step in self._choices(cache) for alpha in step)
+        B = total.shape[0]
+        return -beta * total.sum() / B, {"choice_entropy": total.sum() / B}
+
+    def _entropy_gradients(self, cache, like):
+        """The entropy bonus's gradient with respect to every step's choices (as `_choices` lists
+        them), or None when β is 0 now. like: a (B,) array of the batch's dtype."""
+        beta = self.entropy_weight()
+        if beta == 0.0:
+            return None
+        dH = array_module(like).full(like.shape, -beta / like.shape[0], dtype=like.dtype)
+        return [tuple(entropy_backward(dH, entropy_forward(alpha)[1]) for alpha in step)
+                for step in self._choices(cache)]
+
     def backward(self, douts, cache):
+        """Gradients of the task loss (through douts) **plus the entropy bonus's own term**
+        (`penalty`), when β > 0: the caller passes the task loss's gradient alone."""
         q_cache, steps_cache = cache
         xp = array_module(douts["scalar"])
         dq, grads = steps_backward({"scalar": douts["scalar"], "lookup": douts["lookup"],
                                     "rs": xp.zeros(douts["lookup"].shape[:2],
-                                                   dtype=douts["lookup"].dtype)}, steps_cache)
+                                                   dtype=douts["lookup"].dtype),
+                                    "choices": self._entropy_gradients(cache, douts["scalar"])},
+                                   steps_cache)
         dq, dstates = dq if isinstance(dq, tuple) else (dq, None)
         grads.update(question_backward(dq, q_cache, dstates))
         return grads

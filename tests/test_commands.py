@@ -408,18 +408,24 @@ def test_table_qa_trains_evaluates_every_template_and_draws(tmp_path, capsys):
 
 
 def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, capsys):
-    """--question-attention dot and --logic product reach the model, are saved with it, and
-    come back on --resume and in eval; the pipe takes --question-attention, the LSTM refuses it
-    in one line."""
+    """--question-attention dot, --logic product and --entropy reach the model, are saved with
+    it, and come back on --resume and in eval (the entropy is logged in training only); the
+    pipe takes --question-attention and --entropy, the LSTM refuses each in one line."""
     from ntm_scratch.checkpoint import load_checkpoint
     ckpt, pipe_ckpt = str(tmp_path / "np.npz"), str(tmp_path / "pipe.npz")
     small = ["--hidden", "6", "--embed", "4", "--steps", "2", "--batch-size", "8",
              "--eval-size", "8", "--eval-every", "2"]
     assert main(["table-qa", *small, "--question-attention", "dot", "--logic", "product",
-                 "--checkpoint", ckpt]) == 0
+                 "--entropy", "50", "--log-every", "1", "--checkpoint", ckpt]) == 0
     saved = load_checkpoint(ckpt)
     assert saved[2]["model_config"]["question_attention"] == "dot"
     assert saved[2]["model_config"]["logic"] == "product"
+    assert saved[2]["model_config"]["entropy"] == 50.0
+    with open(ckpt[:-len(".npz")] + ".jsonl") as f:
+        records = [json.loads(line) for line in f]
+    trains = [r for r in records if r.get("kind") == "train"]
+    assert trains and all(r["choice_entropy"] > 0 for r in trains)
+    assert not any("choice_entropy" in r for r in records if r.get("kind") == "eval")
     assert saved[0]["W_op"].shape[0] == 2 * 6 + 6                  # reads [q; c^q; h_t]
     assert main(["table-qa", "--resume", ckpt, "--steps", "3"]) == 0
     assert main(["table-qa", "--resume", ckpt, "--steps", "4", "--logic", "minmax"]) == 2
@@ -433,7 +439,16 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert main(["arithmetic", *small, "--question-attention", "dot",
                  "--checkpoint", pipe_ckpt]) == 0
     assert load_checkpoint(pipe_ckpt)[2]["model_config"]["question_attention"] == "dot"
+    assert main(["table-qa", "--resume", ckpt, "--steps", "4", "--entropy", "0"]) == 2
     capsys.readouterr()
+    pipe_entropy = str(tmp_path / "pipe-entropy.npz")
+    assert main(["arithmetic", *small, "--entropy", "1", "--entropy-steps", "5",
+                 "--checkpoint", pipe_entropy]) == 0
+    assert load_checkpoint(pipe_entropy)[2]["model_config"]["entropy_steps"] == 5
+    capsys.readouterr()
+    assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--entropy", "1",
+                 "--checkpoint", str(tmp_path / "lstm.npz")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--question-attention",
                  "dot", "--checkpoint", str(tmp_path / "lstm.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

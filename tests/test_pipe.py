@@ -52,10 +52,10 @@ def test_steps_gradient_for_every_parameter_the_question_and_the_numbers(attenti
     assert max(errors.values()) < 1e-6, errors
 
 
-def _pipe_and_batch(seed, attention="none"):
+def _pipe_and_batch(seed, attention="none", entropy=0.0):
     task = ArithmeticTask(delta=3.0)
     model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4,
-                           question_attention=attention)
+                           question_attention=attention, entropy=entropy)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:
@@ -65,18 +65,27 @@ def _pipe_and_batch(seed, attention="none"):
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("seed,attention", [(0, "none"), (1, "none"), (2, "dot")])
-def test_whole_pipe_loss_gradient(seed, attention):
+@pytest.mark.parametrize("seed,attention,entropy", [(0, "none", 0.0), (1, "none", 0.0),
+                                                     (2, "dot", 0.0), (3, "dot", 0.4)])
+def test_whole_pipe_loss_gradient(seed, attention, entropy):
     """The Huber loss of o_T through the question RNN and the steps, every parameter, below
-    docs/MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink)."""
-    task, model, params, batch = _pipe_and_batch(seed, attention)
+    docs/MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink).
+    With the entropy bonus (β > 0), the loss is the whole one, the Huber loss plus the model's
+    penalty on the operation and both operand choices (closed slots included, at weight 0)."""
+    from ntm_scratch.parallel import add_penalty
+    task, model, params, batch = _pipe_and_batch(seed, attention, entropy)
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)
-        loss, douts, _ = task.loss(outs, batch)
+        loss, douts, metrics = task.loss(outs, batch)
+        loss = add_penalty(model, cache, batch, loss, metrics)
         return float(loss), outs, douts, cache
 
     _, outs, douts, cache = run()
+    if entropy:
+        bonus, metrics = model.penalty(cache, batch)
+        assert bonus < 0 and metrics["choice_entropy"] > 0
+        assert (batch.value_mask == 0).any()                # some slots are closed
     assert np.abs(np.abs(outs["value"] - batch.y) - task.config["delta"]).min() > 1e-3
     grads = model.backward(douts, cache)
     errors = check_loss(lambda: run()[0], params, grads)

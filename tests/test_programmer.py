@@ -227,11 +227,24 @@ def test_question_rnn_gradient_with_padding():
     np.testing.assert_allclose(q[1:2], short, atol=1e-14)       # padding changed nothing
 
 
-def _model_and_batch(columns, seed, attention="none", logic="minmax"):
+def test_entropy_gradient_and_its_values():
+    """H = −Σ α log α: finite differences on the simplex's inside; ln K at the uniform choice,
+    0 at a one-hot one (whose zero weights add nothing, and no NaN)."""
+    r = np.random.default_rng(3)
+    alpha = r.dirichlet(np.ones(5), size=B)
+    errors = check_op(programmer.entropy_forward, programmer.entropy_backward, {"alpha": alpha})
+    assert max(errors.values()) < TOL, errors
+    H, _ = programmer.entropy_forward(np.vstack([np.full(5, 0.2), np.eye(5)[1]]))
+    np.testing.assert_allclose(H, [np.log(5), 0.0], atol=1e-15)
+    d = programmer.entropy_backward(np.ones(1), programmer.entropy_forward(np.eye(4)[2:3])[1])
+    assert np.isfinite(d).all()
+
+
+def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.0):
     from ntm_scratch.train import batch_to_device
     task = TableQATask(columns=columns, delta=5.0, lam=3.0)
     model = ProgrammerModel(task.input_size, task.output_size, hidden=5, embed=4,
-                            question_attention=attention, logic=logic)
+                            question_attention=attention, logic=logic, entropy=entropy)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:                                   # away from the symmetric start
@@ -242,21 +255,30 @@ def _model_and_batch(columns, seed, attention="none", logic="minmax"):
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("columns,seed,attention,logic", [(1, 0, "none", "minmax"),
-                                                          (3, 1, "none", "minmax"),
-                                                          (1, 2, "dot", "product")])
-def test_whole_model_loss_gradient(columns, seed, attention, logic):
+@pytest.mark.parametrize("columns,seed,attention,logic,entropy", [
+    (1, 0, "none", "minmax", 0.0), (3, 1, "none", "minmax", 0.0), (1, 2, "dot", "product", 0.0),
+    (3, 4, "dot", "product", 0.7)])
+def test_whole_model_loss_gradient(columns, seed, attention, logic, entropy):
     """The table-qa loss (Huber on scalar answers, log-loss on lookups) through the programmer:
     every parameter, float64, below docs/MATH.md's 1e-5 for a whole model's loss. Kept away from the
     kinks, and asserted: every |scalar − y| is at least 1e-3 from δ, and every |rs_{t-1} −
     rs_{t-2}| that depends on the parameters is at least 1e-4. With question attention the
-    question RNN's weights also get gradient through every word's state."""
-    task, model, params, batch = _model_and_batch(columns, seed, attention, logic)
+    question RNN's weights also get gradient through every word's state. With the entropy
+    bonus (β > 0) the loss is the whole one, the task's plus the model's penalty, and the
+    backward adds the penalty's term (operations and, with 3 columns, columns)."""
+    from ntm_scratch.parallel import add_penalty
+    task, model, params, batch = _model_and_batch(columns, seed, attention, logic, entropy)
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)
-        loss, douts, _ = task.loss(outs, batch)
+        loss, douts, metrics = task.loss(outs, batch)
+        loss = add_penalty(model, cache, batch, loss, metrics)
         return float(loss), outs, douts, cache
+
+    if entropy:
+        _, outs, _, cache = run()
+        bonus, metrics = model.penalty(cache, batch)
+        assert bonus < 0 and metrics["choice_entropy"] > 0
 
     _, outs, douts, cache = run()
     a = np.abs(outs["scalar"] - batch.y)[batch.is_lookup == 0]

@@ -234,6 +234,37 @@ def test_worker_processes_give_the_gradient_of_one_pass():
         assert all(not p.is_alive() for p in group.procs)
 
 
+def test_worker_processes_follow_the_entropy_schedule():
+    """The table model's entropy bonus falls linearly to 0 over entropy_steps; the step the
+    trainer gives the model (at_step) reaches the worker processes, so the loss and gradient cut
+    across 2 processes are those of one pass at every point of the schedule."""
+    from ntm_scratch.parallel import WorkerGroup, one_part
+    from ntm_scratch.programmer import ProgrammerModel
+    from tasks.table_qa import TableQATask
+    task = TableQATask(columns=2)
+    model = ProgrammerModel(task.input_size, task.output_size, hidden=6, embed=4, entropy=30.0,
+                            entropy_steps=10)
+    weights = []
+    for step in (0, 5, 10, 20):
+        model.at_step(step)
+        weights.append(model.entropy_weight())
+    assert weights == [30.0, 15.0, 0.0, 0.0]
+    params = model.init_params(np.random.default_rng(0), np.float64)
+    batch = task.sample(np.random.default_rng(1), 6)
+    group = WorkerGroup(task, model, {k: v.copy() for k, v in params.items()}, 2)
+    try:
+        for step in (0, 5, 10):
+            model.at_step(step)
+            loss, grads, metrics = one_part(task, model, params, batch)
+            l2, g2, m2 = group.loss_and_grads(batch)
+            assert abs(l2 - loss) < 1e-9 and abs(m2["choice_entropy"] -
+                                                 metrics["choice_entropy"]) < 1e-9
+            for k in grads:
+                assert np.allclose(g2[k], grads[k], rtol=0, atol=1e-9), (step, k)
+    finally:
+        group.close()
+
+
 def test_training_with_two_worker_processes(tmp_path, capsys):
     path = str(tmp_path / "w.npz")
     assert main(["copy", *TINY, "--steps", "4", "--eval-every", "2", "--workers", "2",
