@@ -117,9 +117,9 @@ def _serve(conn, task, model, params, grads_out, parent):
         part = conn.recv()
         if part is None:
             return
-        part, step = part
-        if step is not None:                              # a model with a schedule (at_step)
-            model.at_step(step)
+        part, where = part
+        if where is not None:                 # (step, seed, part): a model that follows it
+            model.at_step(*where)
         try:
             loss, grads, metrics = one_part(task, model, params, part)
             for key, g in grads.items():
@@ -167,9 +167,9 @@ class WorkerGroup:
     def loss_and_grads(self, batch):
         k = min(self.workers, batch.x.shape[1])
         parts, weights = _split(batch, k)
-        step = getattr(self.model, "step", None) if hasattr(self.model, "at_step") else None
-        for conn, part in zip(self.conns, parts[1:]):
-            conn.send((part, step))
+        follows = hasattr(self.model, "at_step")        # the step, the seed, and its part
+        for i, (conn, part) in enumerate(zip(self.conns, parts[1:]), start=1):
+            conn.send((part, (self.model.step, self.model.seed, i) if follows else None))
         replies, error = [], None
         try:
             mine = one_part(self.task, self.model, self.params, parts[0])

@@ -18,7 +18,8 @@ and the numbers arrive as the values v_1..v_N. At step t = 1..T:
 With `question_attention="dot"` the three selectors read [q; c^q_t; h_t], where c^q_t is the words
 h_t attends to (programmer.question_attention_forward).
 With `entropy` β > 0 the loss also subtracts β·Σ_t (H(α^op_t) + H(α^a_t) + H(α^b_t)), the
-table model's entropy bonus (programmer.ProgrammerModel.penalty) on the pipe's three choices.
+table model's entropy bonus (programmer.ProgrammerModel.penalty) on the pipe's three choices;
+with `gumbel` σ > 0 training adds Gumbel noise to their logits (ProgrammerModel.choice_noise).
 
 The answer is o_T; `first` passes a value on, so a short expression finishes early and carries
 its result to step T. In evaluation every softmax is a hardmax, so the program is discrete and
@@ -45,12 +46,14 @@ def pipe_init(q_size, hidden, embed, slots, rng, dtype):
             "W_b": dense(q_size + hidden, embed), "E_b": dense(embed, slots).T.copy()}
 
 
-def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None):
+def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None, noise=None):
     """T steps of the pipe. q: (B, Dq); values: (B, N) the question's numbers, value_mask: (B, N)
     boolean (an expression may have fewer than N). hard: hardmax (evaluation; no backward).
     states: None, or the question RNN's states after each word and their mask, (Z (B, L, Dq),
     (B, L)): the selectors then read [q; c^q_t; h_t], c^q_t the words h_t attends to
-    (programmer.question_attention_forward).
+    (programmer.question_attention_forward). noise: None, or one (operation, a, b) triple of
+    arrays per step added to the selectors' logits (training's Gumbel noise; the operand
+    arrays are (B, S), S = N + T − 1 slots).
     Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made; with
     states, the attention β as a fifth) and the cache."""
     xp = array_module(q)
@@ -65,9 +68,11 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
         read, beta, att_cache = question_read_forward(q, h, states)
-        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
-        a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard)
-        a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard)
+        g_op, g_a, g_b = (None, None, None) if noise is None else noise[t]
+        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard,
+                                          noise=g_op)
+        a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard, g_a)
+        a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard, g_b)
         vt = v.copy()                                          # the values step t reads
         a, b = (a_a * vt).sum(axis=1), (a_b * vt).sum(axis=1)
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
@@ -148,13 +153,14 @@ class PipeModel(ProgrammerModel):
     title = "Neural Programmer (pipe)"
     options = (ProgrammerModel.options[:2] + (("program_steps", 3, "T, the steps of the program"),)
                + ProgrammerModel.options[3:4]                         # question_attention
-               + ProgrammerModel.options[5:7])                        # entropy, entropy_steps
+               + ProgrammerModel.options[5:8])               # entropy, entropy_steps, gumbel
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
-                 question_attention="none", entropy=0.0, entropy_steps=0):
+                 question_attention="none", entropy=0.0, entropy_steps=0, gumbel=0.0):
         super().__init__(input_size, output_size, hidden, embed, program_steps,
-                         question_attention, entropy=entropy, entropy_steps=entropy_steps)
+                         question_attention, entropy=entropy, entropy_steps=entropy_steps,
+                         gumbel=gumbel)
         if self.config["program_steps"] < output_size - 1:
             raise ValueError(f"{output_size} numbers take {output_size - 1} operations: "
                              f"--program-steps must be at least {output_size - 1}")
@@ -174,9 +180,13 @@ class PipeModel(ProgrammerModel):
                                           keep_cache=train)
         states = ((zs, xp.asarray(batch.words_mask).T) if self.config.get("question_attention")
                   == "dot" else None)
+        B, T = batch.values.shape[0], self.config["program_steps"]
+        S = params["E_a"].shape[0]
         o, program, cache = pipe_steps_forward(
             params, q, xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask),
-            self.config["program_steps"], hard=not train, states=states)
+            T, hard=not train, states=states,
+            noise=self.choice_noise(train, [(B, params["U"].shape[0]), (B, S), (B, S)], xp,
+                                    q.dtype))
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
                                for i, k in enumerate(("op", "a", "b", "value_steps"))}}
         if states is not None:                      # (T, B, L): the words each step read

@@ -24,10 +24,11 @@ Tables are padded to R rows with a row mask (B, R); a padded row is never select
 summed. Below them: the question RNN and the model (`ProgrammerModel`); the loss and the task
 are in tasks/table_qa.py.
 
-Three options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
+Four options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
 reads the words its history state attends to (`question_attention_forward`); product logic,
-where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`); and an
-entropy bonus on every choice (`entropy_forward`, `ProgrammerModel.penalty`).
+where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`); an entropy
+bonus on every choice (`entropy_forward`, `ProgrammerModel.penalty`); and Gumbel noise on every
+choice's logits in training (`gumbel_noise`, `ProgrammerModel.choice_noise`).
 """
 import numpy as np
 
@@ -47,18 +48,21 @@ OPS = ("sum", "count", "difference", "greater", "lesser", "and", "or", "print", 
 OP = {name: k for k, name in enumerate(OPS)}
 
 
-def selector_forward(q, h, W, E, mask=None, hard=False):
-    """α = softmax(E·tanh(W·[q; h])).
+def selector_forward(q, h, W, E, mask=None, hard=False, noise=None):
+    """α = softmax(E·tanh(W·[q; h]) + noise).
 
     q: (B, Dq) the question, h: (B, H) the history, W: (Dq + H, D), E: (K, D) one embedding per
     choice (operations, columns or operands). mask: (B, K) boolean, the choices open to each
     example (None: all). hard: the hardmax of evaluation, a one-hot α at the largest logit
-    (no backward). Returns α (B, K) and the cache.
+    (no backward). noise: None or (B, K) added to the logits, a constant for the backward
+    (training's Gumbel noise, `gumbel_noise`). Returns α (B, K) and the cache.
     """
     xp = array_module(q)
     qh = xp.concatenate([q, h], axis=1)
     a = xp.tanh(qh @ W)                                        # (B, D)
     logits = a @ E.T
+    if noise is not None:
+        logits = logits + noise
     if hard:
         if mask is not None:
             logits = xp.where(mask, logits, -xp.inf)
@@ -78,6 +82,12 @@ def selector_backward(dalpha, cache):
 
 
 LOGIC = ("minmax", "product")
+
+
+def gumbel_noise(rng, scale, shapes, dtype):
+    """scale·g for each of `shapes`, g ~ Gumbel(0, 1) = −log(−log u), u uniform on (0, 1), drawn
+    on the host from `rng` (so a run's noise is the same on every backend)."""
+    return [(scale * rng.gumbel(size=shape)).astype(dtype) for shape in shapes]
 
 
 def entropy_forward(alpha):
@@ -218,7 +228,7 @@ def question_read_backward(dread, cache):
 
 
 def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, states=None,
-                  logic="minmax"):
+                  logic="minmax", noise=None):
     """T steps of soft selection (docs/MATH.md): at step t the history RNN
     h_t = tanh(W_hist·[c_t; h_{t-1}] + b_hist) reads c_t = [α^op_{t-1}ᵀ·U; α^col_{t-1}ᵀ·P]
     (zeros at t = 1, as is h_0), the selectors choose, and the operations run on the outputs
@@ -229,7 +239,8 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, st
     [q; h_t], the 2016 paper) or (Z (B, L, Dq), mask (B, L)), the question RNN's state after
     each word: the selectors then read [q; c^q_t; h_t], with c^q_t the words h_t attends to
     (`question_attention_forward`; the question attention of Neelakantan et al. 2017).
-    logic: what and/or compute (operations_forward).
+    logic: what and/or compute (operations_forward). noise: None, or one (operation, column)
+    pair of (B, K) arrays per step added to the selectors' logits (training's Gumbel noise).
     Returns the last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col, its outputs)
     (the program and what it made, for figures; with states, β as a fourth) and the cache.
     """
@@ -240,12 +251,15 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, st
     c = xp.zeros((B, 2 * E), dtype=q.dtype)
     prev = _first_prev(row_mask)
     caches, choices = [], []
-    for _ in range(T):
+    for t in range(T):
         ch = xp.concatenate([c, h], axis=1)
         h = xp.tanh(ch @ params["W_hist"] + params["b_hist"])
         read, beta, att_cache = question_read_forward(q, h, states)
-        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard)
-        a_col, col_cache = selector_forward(read, h, params["W_col"], params["P"], hard=hard)
+        g_op, g_col = (None, None) if noise is None else noise[t]
+        a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard,
+                                          noise=g_op)
+        a_col, col_cache = selector_forward(read, h, params["W_col"], params["P"], hard=hard,
+                                            noise=g_col)
         out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser,
                                             logic)
         caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col, att_cache))
@@ -399,16 +413,22 @@ class ProgrammerModel:
                 "operation and column choice (mean over questions), a bonus that keeps the "
                 "choices open while the program forms; 0, the paper: none"),
                ("entropy_steps", 0, "K: β falls linearly to 0 over the first K training steps "
-                "(0: β stays constant)"))
+                "(0: β stays constant)"),
+               ("gumbel", 0.0, "σ: in training, add σ·g, g ~ Gumbel(0, 1), to the logits of "
+                "every choice, so that each question trains a nearly sampled program (the "
+                "Gumbel-softmax trick); 0, the paper: none"))
     train_defaults = {"optimizer": "adam", "lr": 1e-3, "clip_norm": 10.0, "batch_size": 64}
     # what checkpoints without these keys were made with: older ones, and those that keep the
     # defaults (saved only when set)
     predates = {"question_attention": "none", "logic": "minmax", "entropy": 0.0,
-                "entropy_steps": 0}
-    step = 0        # the training step (at_step): where the entropy bonus's schedule stands
+                "entropy_steps": 0, "gumbel": 0.0}
+    # where training stands (at_step): the entropy bonus's schedule and the Gumbel noise's seed
+    # (None until a trainer calls at_step: figures and the explorer see noiseless choices)
+    step, seed, part = 0, None, 0
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
-                 question_attention="none", logic="minmax", entropy=0.0, entropy_steps=0):
+                 question_attention="none", logic="minmax", entropy=0.0, entropy_steps=0,
+                 gumbel=0.0):
         if program_steps is None:                         # the class's own default
             program_steps = next(o[1] for o in self.options if o[0] == "program_steps")
         for what, v in (("hidden", hidden), ("embed", embed), ("program_steps", program_steps)):
@@ -422,6 +442,8 @@ class ProgrammerModel:
             raise ValueError("entropy must be a finite number >= 0")
         if int(entropy_steps) < 0:
             raise ValueError("entropy_steps must be at least 0")
+        if not float(gumbel) >= 0.0 or not np.isfinite(float(gumbel)):
+            raise ValueError("gumbel must be a finite number >= 0")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
                        "hidden": int(hidden), "embed": int(embed),
                        "program_steps": int(program_steps)}
@@ -434,6 +456,8 @@ class ProgrammerModel:
             self.config["entropy"] = float(entropy)
         if int(entropy_steps) > 0:
             self.config["entropy_steps"] = int(entropy_steps)
+        if float(gumbel) > 0.0:
+            self.config["gumbel"] = float(gumbel)
 
     @property
     def label(self):
@@ -455,10 +479,12 @@ class ProgrammerModel:
         dtype = q.dtype
         states = ((zs, xp.asarray(batch.x_mask).T) if self.config.get("question_attention") ==
                   "dot" else None)
+        B, C = batch.table.shape[0], batch.table.shape[2]
         out, choices, cache = steps_forward(
             params, q, batch.table.astype(dtype), batch.row_mask.astype(dtype),
             batch.greater.astype(dtype), batch.lesser.astype(dtype), self.config["program_steps"],
-            hard=not train, states=states, logic=self.config.get("logic", "minmax"))
+            hard=not train, states=states, logic=self.config.get("logic", "minmax"),
+            noise=self.choice_noise(train, [(B, len(OPS)), (B, C)], xp, dtype))
         outs = {"scalar": out["scalar"], "lookup": out["lookup"],
                 "op": xp.stack([step[0] for step in choices]),
                 "col": xp.stack([step[1] for step in choices]),
@@ -472,9 +498,25 @@ class ProgrammerModel:
         """Every step's choices, (α^op_t, α^col_t), from forward_batch's cache."""
         return [(step[5], step[6]) for step in cache[1][0]]
 
-    def at_step(self, step):
-        """The trainer says which step comes next (the entropy bonus's schedule)."""
-        self.step = int(step)
+    def at_step(self, step, seed=0, part=0):
+        """The trainer says which step comes next, the run's seed, and which part of the batch
+        this process computes (0 unless worker processes share it): the entropy bonus's
+        schedule and the Gumbel noise follow them."""
+        self.step, self.part = int(step), int(part)
+        self.seed = None if seed is None else int(seed)
+
+    def choice_noise(self, train, shapes, xp, dtype):
+        """In training (train, and a trainer has called at_step) with `gumbel` σ > 0: for each
+        of the T steps, σ·g for every choice's logits, one array per shape in `shapes`, from
+        default_rng([seed, 5, step, part]) (so the same step of the same run draws the same
+        noise, and a resumed run is exact). Else None: evaluation, and the soft choices that
+        figures and the explorer show, are noiseless."""
+        sigma = self.config.get("gumbel", 0.0)
+        if not train or sigma == 0.0 or self.seed is None:
+            return None
+        rng = np.random.default_rng([self.seed, 5, self.step, self.part])
+        return [tuple(xp.asarray(g) for g in gumbel_noise(rng, sigma, shapes, dtype))
+                for _ in range(self.config["program_steps"])]
 
     def entropy_weight(self):
         """β now: constant, or falling linearly from β at step 0 to 0 at step K = entropy_steps."""

@@ -290,8 +290,8 @@ def train(task, model, optimizer, cfg, checkpoint_path, log_path, resume=None, o
         while step < cfg.steps and not result["solved"]:
             batch = batch_to_device(task.sample(rng, cfg.batch_size, **task.training_kwargs(seqs)),
                                     dtype)
-            if hasattr(model, "at_step"):                # a loss with a schedule (entropy)
-                model.at_step(step)
+            if hasattr(model, "at_step"):          # a schedule (entropy) or noise (Gumbel)
+                model.at_step(step, cfg.seed)
             loss, grads, metrics = loss_and_grads(task, model, params, batch, group)
             if cfg.grad_noise > 0:
                 add_gradient_noise(grads, cfg.grad_noise, cfg.seed, step)

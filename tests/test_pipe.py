@@ -52,10 +52,10 @@ def test_steps_gradient_for_every_parameter_the_question_and_the_numbers(attenti
     assert max(errors.values()) < 1e-6, errors
 
 
-def _pipe_and_batch(seed, attention="none", entropy=0.0):
+def _pipe_and_batch(seed, attention="none", entropy=0.0, gumbel=0.0):
     task = ArithmeticTask(delta=3.0)
     model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4,
-                           question_attention=attention, entropy=entropy)
+                           question_attention=attention, entropy=entropy, gumbel=gumbel)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:
@@ -65,15 +65,19 @@ def _pipe_and_batch(seed, attention="none", entropy=0.0):
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("seed,attention,entropy", [(0, "none", 0.0), (1, "none", 0.0),
-                                                     (2, "dot", 0.0), (3, "dot", 0.4)])
-def test_whole_pipe_loss_gradient(seed, attention, entropy):
+@pytest.mark.parametrize("seed,attention,entropy,gumbel", [
+    (0, "none", 0.0, 0.0), (1, "none", 0.0, 0.0), (2, "dot", 0.0, 0.0), (3, "dot", 0.4, 0.0),
+    (4, "none", 0.4, 1.5)])
+def test_whole_pipe_loss_gradient(seed, attention, entropy, gumbel):
     """The Huber loss of o_T through the question RNN and the steps, every parameter, below
     docs/MATH.md's 1e-5; every |o_T − y| is asserted to be at least 1e-3 from δ (Huber's kink).
     With the entropy bonus (β > 0), the loss is the whole one, the Huber loss plus the model's
-    penalty on the operation and both operand choices (closed slots included, at weight 0)."""
+    penalty on the operation and both operand choices (closed slots included, at weight 0).
+    With Gumbel noise, the same noise at every pass of one step, on all three choices, and
+    closed slots still get no weight."""
     from ntm_scratch.parallel import add_penalty
-    task, model, params, batch = _pipe_and_batch(seed, attention, entropy)
+    task, model, params, batch = _pipe_and_batch(seed, attention, entropy, gumbel)
+    model.at_step(2, 5)                              # as the trainer does: the noise's seed
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)
@@ -86,6 +90,15 @@ def test_whole_pipe_loss_gradient(seed, attention, entropy):
         bonus, metrics = model.penalty(cache, batch)
         assert bonus < 0 and metrics["choice_entropy"] > 0
         assert (batch.value_mask == 0).any()                # some slots are closed
+    if gumbel:
+        quiet = _pipe_and_batch(seed, attention, entropy)[1]
+        noisy, plain = (m.forward_batch(params, batch)[0] for m in (model, quiet))
+        for k in ("op", "a", "b"):
+            assert np.abs(noisy[k] - plain[k]).max() > 0.05
+            np.testing.assert_array_equal(noisy[k], model.forward_batch(params, batch)[0][k])
+        closed = ~batch.value_mask.astype(bool)              # at step 1, slots N.. are closed too
+        assert closed.any() and np.all(noisy["a"][0][:, :closed.shape[1]][closed] == 0)
+        assert np.all(noisy["a"][0][:, closed.shape[1]:] == 0)
     assert np.abs(np.abs(outs["value"] - batch.y) - task.config["delta"]).min() > 1e-3
     grads = model.backward(douts, cache)
     errors = check_loss(lambda: run()[0], params, grads)

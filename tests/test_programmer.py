@@ -240,11 +240,12 @@ def test_entropy_gradient_and_its_values():
     assert np.isfinite(d).all()
 
 
-def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.0):
+def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.0, gumbel=0.0):
     from ntm_scratch.train import batch_to_device
     task = TableQATask(columns=columns, delta=5.0, lam=3.0)
     model = ProgrammerModel(task.input_size, task.output_size, hidden=5, embed=4,
-                            question_attention=attention, logic=logic, entropy=entropy)
+                            question_attention=attention, logic=logic, entropy=entropy,
+                            gumbel=gumbel)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:                                   # away from the symmetric start
@@ -255,19 +256,24 @@ def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.
     return task, model, params, batch
 
 
-@pytest.mark.parametrize("columns,seed,attention,logic,entropy", [
-    (1, 0, "none", "minmax", 0.0), (3, 1, "none", "minmax", 0.0), (1, 2, "dot", "product", 0.0),
-    (3, 4, "dot", "product", 0.7)])
-def test_whole_model_loss_gradient(columns, seed, attention, logic, entropy):
+@pytest.mark.parametrize("columns,seed,attention,logic,entropy,gumbel", [
+    (1, 0, "none", "minmax", 0.0, 0.0), (3, 1, "none", "minmax", 0.0, 0.0),
+    (1, 2, "dot", "product", 0.0, 0.0), (3, 4, "dot", "product", 0.7, 0.0),
+    (3, 6, "dot", "product", 0.7, 1.5)])
+def test_whole_model_loss_gradient(columns, seed, attention, logic, entropy, gumbel):
     """The table-qa loss (Huber on scalar answers, log-loss on lookups) through the programmer:
     every parameter, float64, below docs/MATH.md's 1e-5 for a whole model's loss. Kept away from the
     kinks, and asserted: every |scalar − y| is at least 1e-3 from δ, and every |rs_{t-1} −
     rs_{t-2}| that depends on the parameters is at least 1e-4. With question attention the
     question RNN's weights also get gradient through every word's state. With the entropy
     bonus (β > 0) the loss is the whole one, the task's plus the model's penalty, and the
-    backward adds the penalty's term (operations and, with 3 columns, columns)."""
+    backward adds the penalty's term (operations and, with 3 columns, columns). With Gumbel
+    noise (σ > 0) every forward pass of one step draws the same noise, a constant of the
+    loss; the noise is asserted to change the choices, and evaluation to have none."""
     from ntm_scratch.parallel import add_penalty
-    task, model, params, batch = _model_and_batch(columns, seed, attention, logic, entropy)
+    task, model, params, batch = _model_and_batch(columns, seed, attention, logic, entropy,
+                                                  gumbel)
+    model.at_step(3, 1)                              # as the trainer does: the noise's seed
 
     def run():
         outs, cache = model.forward_batch(params, batch, train=True)
@@ -279,6 +285,14 @@ def test_whole_model_loss_gradient(columns, seed, attention, logic, entropy):
         _, outs, _, cache = run()
         bonus, metrics = model.penalty(cache, batch)
         assert bonus < 0 and metrics["choice_entropy"] > 0
+    if gumbel:
+        quiet = _model_and_batch(columns, seed, attention, logic, entropy)[1]
+        ops = lambda m, train=True: m.forward_batch(params, batch, train)[0]["op"]
+        assert np.abs(ops(model) - ops(quiet)).max() > 0.05        # the noise moves the choices,
+        np.testing.assert_array_equal(ops(model), ops(model))      # the same at every pass,
+        np.testing.assert_array_equal(ops(model, False), ops(quiet, False))  # none in evaluation
+        model.seed = None                                # nor outside training (figures)
+        np.testing.assert_array_equal(ops(model), ops(quiet))
 
     _, outs, douts, cache = run()
     a = np.abs(outs["scalar"] - batch.y)[batch.is_lookup == 0]

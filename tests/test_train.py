@@ -50,6 +50,24 @@ def test_resumed_run_reproduces_the_uninterrupted_losses_exactly(tmp_path, capsy
         assert events == ["start", "done", "resume", "done"]
 
 
+def test_resumed_run_with_gumbel_noise_and_entropy_schedule_is_exact(tmp_path, capsys):
+    """The table model's Gumbel noise is drawn from the run's seed and step, and the entropy
+    bonus falls with the step: stopped at step 3 and resumed to 6, the losses and parameters
+    are the uninterrupted run's, bit for bit; another seed draws other noise."""
+    common = ["table-qa", "--hidden", "6", "--embed", "4", "--batch-size", "8", "--eval-size",
+              "8", "--eval-every", "3", "--log-every", "1", "--gumbel", "1", "--entropy", "5",
+              "--entropy-steps", "4", "--question-attention", "dot", "--workers", "1"]
+    full, part, other = (str(tmp_path / f"{n}.npz") for n in ("full", "part", "other"))
+    assert main(common + ["--seed", "3", "--steps", "6", "--checkpoint", full]) == 0
+    assert main(common + ["--seed", "3", "--steps", "3", "--checkpoint", part]) == 0
+    assert main(["table-qa", "--steps", "6", "--resume", part]) == 0
+    a, b = train_losses(full[:-4] + ".jsonl"), train_losses(part[:-4] + ".jsonl")
+    assert sorted(a) == sorted(b) == list(range(1, 7)) and all(a[s] == b[s] for s in a)
+    pa, pb = load_checkpoint(full)[0], load_checkpoint(part)[0]
+    assert all(np.array_equal(pa[k], pb[k]) for k in pa)
+    assert load_checkpoint(full)[2]["model_config"]["gumbel"] == 1.0
+
+
 class NaNAfter(CopyTask):
     """Copy, except the loss turns NaN from the `bad_step`-th training batch on."""
 
@@ -263,6 +281,36 @@ def test_worker_processes_follow_the_entropy_schedule():
                 assert np.allclose(g2[k], grads[k], rtol=0, atol=1e-9), (step, k)
     finally:
         group.close()
+
+
+def test_worker_processes_draw_the_gumbel_noise_of_their_part():
+    """With Gumbel noise each part of a batch draws its own noise, from (seed, step, part): a
+    batch cut across 2 processes gives the weighted sum of the two parts computed here with
+    at_step(step, seed, 0) and at_step(step, seed, 1); the noise changes the loss."""
+    from ntm_scratch.parallel import WorkerGroup, _split, one_part
+    from ntm_scratch.programmer import ProgrammerModel
+    from tasks.table_qa import TableQATask
+    task = TableQATask()
+    model = ProgrammerModel(task.input_size, task.output_size, hidden=6, embed=4, gumbel=2.0)
+    params = model.init_params(np.random.default_rng(0), np.float64)
+    batch = task.sample(np.random.default_rng(1), 6)
+    parts, weights = _split(batch, 2)
+    model.at_step(4, 9)
+    group = WorkerGroup(task, model, {k: v.copy() for k, v in params.items()}, 2)
+    try:
+        l2, g2, _ = group.loss_and_grads(batch)
+    finally:
+        group.close()
+    results = []
+    for i, part in enumerate(parts):
+        model.at_step(4, 9, i)
+        results.append(one_part(task, model, params, part))
+    assert abs(l2 - sum(w * r[0] for w, r in zip(weights, results))) < 1e-9
+    for k in g2:
+        expected = sum(w * r[1][k] for w, r in zip(weights, results))
+        assert np.allclose(g2[k], expected, rtol=0, atol=1e-9), k
+    quiet = ProgrammerModel(task.input_size, task.output_size, hidden=6, embed=4)
+    assert abs(one_part(task, quiet, params, parts[0])[0] - results[0][0]) > 1e-6
 
 
 def test_training_with_two_worker_processes(tmp_path, capsys):
