@@ -151,9 +151,8 @@ class PipeModel(ProgrammerModel):
 
     name = "pipe"
     title = "Neural Programmer (pipe)"
-    options = (ProgrammerModel.options[:2] + (("program_steps", 3, "T, the steps of the program"),)
-               + ProgrammerModel.options[3:4]                         # question_attention
-               + ProgrammerModel.options[5:8])               # entropy, entropy_steps, gumbel
+    options = tuple(("program_steps", 3, "T, the steps of the program") if o[0] == "program_steps"
+                    else o for o in ProgrammerModel.options if o[0] != "logic")
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
@@ -169,8 +168,7 @@ class PipeModel(ProgrammerModel):
         """input_size: the words; output_size: N, the most numbers in a question."""
         c = self.config
         params = question_init(c["input_size"], c["embed"], c["hidden"], rng, dtype)
-        reads = c["hidden"] * (2 if c.get("question_attention") == "dot" else 1)   # [q; c^q]
-        params.update(pipe_init(reads, c["hidden"], c["embed"],
+        params.update(pipe_init(self._read_size(), c["hidden"], c["embed"],
                                 c["output_size"] + c["program_steps"] - 1, rng, dtype))
         return params
 
@@ -178,8 +176,7 @@ class PipeModel(ProgrammerModel):
         xp = array_module(params["q_W"])
         q, zs, q_cache = question_forward(params, batch.words, batch.words_mask,
                                           keep_cache=train)
-        states = ((zs, xp.asarray(batch.words_mask).T) if self.config.get("question_attention")
-                  == "dot" else None)
+        states = self._question_states(zs, batch.words_mask)
         B, T = batch.values.shape[0], self.config["program_steps"]
         S = params["E_a"].shape[0]
         o, program, cache = pipe_steps_forward(

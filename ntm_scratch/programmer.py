@@ -438,12 +438,11 @@ class ProgrammerModel:
             raise ValueError("question_attention must be none or dot")
         if logic not in LOGIC:
             raise ValueError(f"logic must be one of {', '.join(LOGIC)}")
-        if not float(entropy) >= 0.0 or not np.isfinite(float(entropy)):
-            raise ValueError("entropy must be a finite number >= 0")
+        for what, v in (("entropy", entropy), ("gumbel", gumbel)):
+            if not float(v) >= 0.0 or not np.isfinite(float(v)):
+                raise ValueError(f"{what} must be a finite number >= 0")
         if int(entropy_steps) < 0:
             raise ValueError("entropy_steps must be at least 0")
-        if not float(gumbel) >= 0.0 or not np.isfinite(float(gumbel)):
-            raise ValueError("gumbel must be a finite number >= 0")
         self.config = {"input_size": int(input_size), "output_size": int(output_size),
                        "hidden": int(hidden), "embed": int(embed),
                        "program_steps": int(program_steps)}
@@ -468,17 +467,15 @@ class ProgrammerModel:
     def init_params(self, rng, dtype=np.float32):
         c = self.config
         params = question_init(c["input_size"], c["embed"], c["hidden"], rng, dtype)
-        reads = c["hidden"] * (2 if c.get("question_attention") == "dot" else 1)   # [q; c^q]
-        params.update(programmer_init(reads, c["hidden"], c["embed"], c["output_size"], rng,
-                                      dtype))
+        params.update(programmer_init(self._read_size(), c["hidden"], c["embed"],
+                                      c["output_size"], rng, dtype))
         return params
 
     def forward_batch(self, params, batch, train=True):
         xp = array_module(params["q_W"])
         q, zs, q_cache = question_forward(params, batch.x, batch.x_mask, keep_cache=train)
         dtype = q.dtype
-        states = ((zs, xp.asarray(batch.x_mask).T) if self.config.get("question_attention") ==
-                  "dot" else None)
+        states = self._question_states(zs, batch.x_mask)
         B, C = batch.table.shape[0], batch.table.shape[2]
         out, choices, cache = steps_forward(
             params, q, batch.table.astype(dtype), batch.row_mask.astype(dtype),
@@ -493,6 +490,18 @@ class ProgrammerModel:
         if states is not None:                      # (T, B, L): the words each step read
             outs["question_attention"] = xp.stack([step[3] for step in choices])
         return outs, (q_cache, cache)
+
+    def _read_size(self):
+        """The size of what the selectors read besides h_t: q, or [q; c^q] with attention."""
+        c = self.config
+        return c["hidden"] * (2 if c.get("question_attention") == "dot" else 1)
+
+    def _question_states(self, zs, mask):
+        """steps_forward's `states`: the question RNN's per-word states (B, L, H) and their mask
+        (L, B) as (B, L), with question attention; None without."""
+        if self.config.get("question_attention") != "dot":
+            return None
+        return zs, array_module(zs).asarray(mask).T
 
     def _choices(self, cache):
         """Every step's choices, (α^op_t, α^col_t), from forward_batch's cache."""
