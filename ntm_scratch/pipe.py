@@ -30,7 +30,7 @@ import numpy as np
 from .backend import array_module
 from .programmer import (ProgrammerModel, question_backward, question_forward, question_init,
                          question_read_backward, question_read_forward, selector_backward,
-                         selector_forward)
+                         selector_forward, soft_choice)
 
 PIPE_OPS = ("add", "subtract", "multiply", "first")
 
@@ -46,14 +46,16 @@ def pipe_init(q_size, hidden, embed, slots, rng, dtype):
             "W_b": dense(q_size + hidden, embed), "E_b": dense(embed, slots).T.copy()}
 
 
-def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None, noise=None):
+def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None, noise=None,
+                       straight=False):
     """T steps of the pipe. q: (B, Dq); values: (B, N) the question's numbers, value_mask: (B, N)
     boolean (an expression may have fewer than N). hard: hardmax (evaluation; no backward).
     states: None, or the question RNN's states after each word and their mask, (Z (B, L, Dq),
     (B, L)): the selectors then read [q; c^q_t; h_t], c^q_t the words h_t attends to
     (programmer.question_attention_forward). noise: None, or one (operation, a, b) triple of
     arrays per step added to the selectors' logits (training's Gumbel noise; the operand
-    arrays are (B, S), S = N + T − 1 slots).
+    arrays are (B, S), S = N + T − 1 slots). straight: every choice a one-hot, trained by the
+    straight-through estimator (programmer.selector_forward).
     Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made; with
     states, the attention β as a fifth) and the cache."""
     xp = array_module(q)
@@ -70,9 +72,11 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
         read, beta, att_cache = question_read_forward(q, h, states)
         g_op, g_a, g_b = (None, None, None) if noise is None else noise[t]
         a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard,
-                                          noise=g_op)
-        a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard, g_a)
-        a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard, g_b)
+                                          noise=g_op, straight=straight)
+        a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard, g_a,
+                                        straight)
+        a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard, g_b,
+                                        straight)
         vt = v.copy()                                          # the values step t reads
         a, b = (a_a * vt).sum(axis=1), (a_b * vt).sum(axis=1)
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
@@ -156,10 +160,11 @@ class PipeModel(ProgrammerModel):
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
-                 question_attention="none", entropy=0.0, entropy_steps=0, gumbel=0.0):
+                 question_attention="none", entropy=0.0, entropy_steps=0, gumbel=0.0,
+                 selection="soft"):
         super().__init__(input_size, output_size, hidden, embed, program_steps,
                          question_attention, entropy=entropy, entropy_steps=entropy_steps,
-                         gumbel=gumbel)
+                         gumbel=gumbel, selection=selection)
         if self.config["program_steps"] < output_size - 1:
             raise ValueError(f"{output_size} numbers take {output_size - 1} operations: "
                              f"--program-steps must be at least {output_size - 1}")
@@ -183,7 +188,8 @@ class PipeModel(ProgrammerModel):
             params, q, xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask),
             T, hard=not train, states=states,
             noise=self.choice_noise(train, [(B, params["U"].shape[0]), (B, S), (B, S)], xp,
-                                    q.dtype))
+                                    q.dtype),
+            straight=self.config.get("selection") == "straight")
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
                                for i, k in enumerate(("op", "a", "b", "value_steps"))}}
         if states is not None:                      # (T, B, L): the words each step read
@@ -191,8 +197,9 @@ class PipeModel(ProgrammerModel):
         return outs, (q_cache, cache)
 
     def _choices(self, cache):
-        """Every step's choices, (α^op_t, α^a_t, α^b_t), from forward_batch's cache."""
-        return [step[5:8] for step in cache[1][0]]
+        """Every step's soft choices, (α^op_t, α^a_t, α^b_t), from forward_batch's cache (under
+        the straight-through estimator, the softmax behind each one-hot)."""
+        return [tuple(soft_choice(step[k]) for k in (2, 3, 4)) for step in cache[1][0]]
 
     def backward(self, douts, cache):
         """Gradients of the loss through douts['value'], plus the entropy bonus's own term when

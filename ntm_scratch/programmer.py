@@ -48,14 +48,17 @@ OPS = ("sum", "count", "difference", "greater", "lesser", "and", "or", "print", 
 OP = {name: k for k, name in enumerate(OPS)}
 
 
-def selector_forward(q, h, W, E, mask=None, hard=False, noise=None):
+def selector_forward(q, h, W, E, mask=None, hard=False, noise=None, straight=False):
     """α = softmax(E·tanh(W·[q; h]) + noise).
 
     q: (B, Dq) the question, h: (B, H) the history, W: (Dq + H, D), E: (K, D) one embedding per
     choice (operations, columns or operands). mask: (B, K) boolean, the choices open to each
     example (None: all). hard: the hardmax of evaluation, a one-hot α at the largest logit
     (no backward). noise: None or (B, K) added to the logits, a constant for the backward
-    (training's Gumbel noise, `gumbel_noise`). Returns α (B, K) and the cache.
+    (training's Gumbel noise, `gumbel_noise`). straight: the straight-through estimator, for
+    training: α is the hardmax's one-hot, and the backward passes dα through the softmax's
+    Jacobian as though α were the softmax (selector_backward is the same code; the softmax's
+    cache holds the soft α). Returns α (B, K) and the cache.
     """
     xp = array_module(q)
     qh = xp.concatenate([q, h], axis=1)
@@ -64,11 +67,25 @@ def selector_forward(q, h, W, E, mask=None, hard=False, noise=None):
     if noise is not None:
         logits = logits + noise
     if hard:
-        if mask is not None:
-            logits = xp.where(mask, logits, -xp.inf)
-        return (logits.argmax(axis=1)[:, None] == xp.arange(E.shape[0])).astype(q.dtype), None
+        return _hardmax(logits, mask), None
     alpha, sm_cache = softmax_forward(logits, mask)
+    if straight:
+        alpha = _hardmax(logits, mask)
     return alpha, (qh, q.shape[1], a, W, E, sm_cache)
+
+
+def _hardmax(logits, mask):
+    """The one-hot at each row's largest logit among the open choices."""
+    xp = array_module(logits)
+    if mask is not None:
+        logits = xp.where(mask, logits, -xp.inf)
+    return (logits.argmax(axis=1)[:, None] == xp.arange(logits.shape[1])).astype(logits.dtype)
+
+
+def soft_choice(sel_cache):
+    """The softmax α a training selector computed (selector_forward's cache): the choice
+    itself, or under the straight-through estimator the distribution behind the one-hot."""
+    return sel_cache[5][0]
 
 
 def selector_backward(dalpha, cache):
@@ -82,6 +99,7 @@ def selector_backward(dalpha, cache):
 
 
 LOGIC = ("minmax", "product")
+SELECTION = ("soft", "straight")
 
 
 def gumbel_noise(rng, scale, shapes, dtype):
@@ -228,7 +246,7 @@ def question_read_backward(dread, cache):
 
 
 def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, states=None,
-                  logic="minmax", noise=None):
+                  logic="minmax", noise=None, straight=False):
     """T steps of soft selection (docs/MATH.md): at step t the history RNN
     h_t = tanh(W_hist·[c_t; h_{t-1}] + b_hist) reads c_t = [α^op_{t-1}ᵀ·U; α^col_{t-1}ᵀ·P]
     (zeros at t = 1, as is h_0), the selectors choose, and the operations run on the outputs
@@ -241,6 +259,8 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, st
     (`question_attention_forward`; the question attention of Neelakantan et al. 2017).
     logic: what and/or compute (operations_forward). noise: None, or one (operation, column)
     pair of (B, K) arrays per step added to the selectors' logits (training's Gumbel noise).
+    straight: every choice a one-hot, trained by the straight-through estimator
+    (selector_forward).
     Returns the last step's {'scalar', 'rs', 'lookup'}, every step's (α^op, α^col, its outputs)
     (the program and what it made, for figures; with states, β as a fourth) and the cache.
     """
@@ -257,9 +277,9 @@ def steps_forward(params, q, table, row_mask, greater, lesser, T, hard=False, st
         read, beta, att_cache = question_read_forward(q, h, states)
         g_op, g_col = (None, None) if noise is None else noise[t]
         a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard,
-                                          noise=g_op)
+                                          noise=g_op, straight=straight)
         a_col, col_cache = selector_forward(read, h, params["W_col"], params["P"], hard=hard,
-                                            noise=g_col)
+                                            noise=g_col, straight=straight)
         out, ops_cache = operations_forward(a_op, a_col, prev, table, row_mask, greater, lesser,
                                             logic)
         caches.append((ch, h, op_cache, col_cache, ops_cache, a_op, a_col, att_cache))
@@ -416,19 +436,24 @@ class ProgrammerModel:
                 "(0: β stays constant)"),
                ("gumbel", 0.0, "σ: in training, add σ·g, g ~ Gumbel(0, 1), to the logits of "
                 "every choice, so that each question trains a nearly sampled program (the "
-                "Gumbel-softmax trick); 0, the paper: none"))
+                "Gumbel-softmax trick); 0, the paper: none"),
+               ("selection", "soft", "how training chooses: soft (the paper: the softmax "
+                "weights every choice) or straight (each choice is the one-hot at its largest "
+                "logit, noise included, and its gradient the softmax's: the straight-through "
+                "estimator, so training runs only discrete programs, as evaluation does)",
+                SELECTION))
     train_defaults = {"optimizer": "adam", "lr": 1e-3, "clip_norm": 10.0, "batch_size": 64}
     # what checkpoints without these keys were made with: older ones, and those that keep the
     # defaults (saved only when set)
     predates = {"question_attention": "none", "logic": "minmax", "entropy": 0.0,
-                "entropy_steps": 0, "gumbel": 0.0}
+                "entropy_steps": 0, "gumbel": 0.0, "selection": "soft"}
     # where training stands (at_step): the entropy bonus's schedule and the Gumbel noise's seed
     # (None until a trainer calls at_step: figures and the explorer see noiseless choices)
     step, seed, part = 0, None, 0
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
                  question_attention="none", logic="minmax", entropy=0.0, entropy_steps=0,
-                 gumbel=0.0):
+                 gumbel=0.0, selection="soft"):
         if program_steps is None:                         # the class's own default
             program_steps = next(o[1] for o in self.options if o[0] == "program_steps")
         for what, v in (("hidden", hidden), ("embed", embed), ("program_steps", program_steps)):
@@ -438,6 +463,8 @@ class ProgrammerModel:
             raise ValueError("question_attention must be none or dot")
         if logic not in LOGIC:
             raise ValueError(f"logic must be one of {', '.join(LOGIC)}")
+        if selection not in SELECTION:
+            raise ValueError(f"selection must be one of {', '.join(SELECTION)}")
         for what, v in (("entropy", entropy), ("gumbel", gumbel)):
             if not float(v) >= 0.0 or not np.isfinite(float(v)):
                 raise ValueError(f"{what} must be a finite number >= 0")
@@ -457,6 +484,8 @@ class ProgrammerModel:
             self.config["entropy_steps"] = int(entropy_steps)
         if float(gumbel) > 0.0:
             self.config["gumbel"] = float(gumbel)
+        if selection != "soft":
+            self.config["selection"] = selection
 
     @property
     def label(self):
@@ -481,7 +510,8 @@ class ProgrammerModel:
             params, q, batch.table.astype(dtype), batch.row_mask.astype(dtype),
             batch.greater.astype(dtype), batch.lesser.astype(dtype), self.config["program_steps"],
             hard=not train, states=states, logic=self.config.get("logic", "minmax"),
-            noise=self.choice_noise(train, [(B, len(OPS)), (B, C)], xp, dtype))
+            noise=self.choice_noise(train, [(B, len(OPS)), (B, C)], xp, dtype),
+            straight=self.config.get("selection") == "straight")
         outs = {"scalar": out["scalar"], "lookup": out["lookup"],
                 "op": xp.stack([step[0] for step in choices]),
                 "col": xp.stack([step[1] for step in choices]),
@@ -504,8 +534,9 @@ class ProgrammerModel:
         return zs, array_module(zs).asarray(mask).T
 
     def _choices(self, cache):
-        """Every step's choices, (α^op_t, α^col_t), from forward_batch's cache."""
-        return [(step[5], step[6]) for step in cache[1][0]]
+        """Every step's soft choices, (α^op_t, α^col_t), from forward_batch's cache (under the
+        straight-through estimator, the softmax behind each one-hot: `soft_choice`)."""
+        return [(soft_choice(step[2]), soft_choice(step[3])) for step in cache[1][0]]
 
     def at_step(self, step, seed=0, part=0):
         """The trainer says which step comes next, the run's seed, and which part of the batch

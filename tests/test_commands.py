@@ -410,7 +410,8 @@ def test_table_qa_trains_evaluates_every_template_and_draws(tmp_path, capsys):
 def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, capsys):
     """--question-attention dot, --logic product and --entropy reach the model, are saved with
     it, and come back on --resume and in eval (the entropy is logged in training only); the
-    pipe takes --question-attention and --entropy, the LSTM refuses each in one line."""
+    pipe takes --question-attention, --entropy and --selection, the LSTM refuses each in one
+    line."""
     from ntm_scratch.checkpoint import load_checkpoint
     ckpt, pipe_ckpt = str(tmp_path / "np.npz"), str(tmp_path / "pipe.npz")
     small = ["--hidden", "6", "--embed", "4", "--steps", "2", "--batch-size", "8",
@@ -445,7 +446,18 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert main(["arithmetic", *small, "--entropy", "1", "--entropy-steps", "5",
                  "--checkpoint", pipe_entropy]) == 0
     assert load_checkpoint(pipe_entropy)[2]["model_config"]["entropy_steps"] == 5
+    straight = str(tmp_path / "pipe-straight.npz")
+    assert main(["arithmetic", *small, "--selection", "straight", "--gumbel", "1",
+                 "--checkpoint", straight]) == 0
+    assert load_checkpoint(straight)[2]["model_config"]["selection"] == "straight"
+    assert main(["arithmetic", "--resume", straight, "--steps", "3"]) == 0
+    assert main(["arithmetic", "--resume", straight, "--steps", "4", "--selection",
+                 "soft"]) == 2
+    assert "selection" not in load_checkpoint(plain)[2]["model_config"]
     capsys.readouterr()
+    assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--selection", "straight",
+                 "--checkpoint", str(tmp_path / "lstm.npz")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--entropy", "1",
                  "--checkpoint", str(tmp_path / "lstm.npz")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

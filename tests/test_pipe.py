@@ -52,10 +52,11 @@ def test_steps_gradient_for_every_parameter_the_question_and_the_numbers(attenti
     assert max(errors.values()) < 1e-6, errors
 
 
-def _pipe_and_batch(seed, attention="none", entropy=0.0, gumbel=0.0):
+def _pipe_and_batch(seed, attention="none", entropy=0.0, gumbel=0.0, selection="soft"):
     task = ArithmeticTask(delta=3.0)
     model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4,
-                           question_attention=attention, entropy=entropy, gumbel=gumbel)
+                           question_attention=attention, entropy=entropy, gumbel=gumbel,
+                           selection=selection)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:
@@ -103,6 +104,37 @@ def test_whole_pipe_loss_gradient(seed, attention, entropy, gumbel):
     grads = model.backward(douts, cache)
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < 1e-5, errors
+
+
+@pytest.mark.parametrize("seed,attention,entropy,gumbel", [
+    (5, "none", 0.0, 0.0), (6, "dot", 0.4, 1.0)])
+def test_straight_through_pipe_runs_discrete_programs_and_its_gradient(monkeypatch, seed,
+                                                                        attention, entropy,
+                                                                        gumbel):
+    """`selection="straight"`: in training every choice is a one-hot, and without noise the
+    answer is exactly evaluation's; with noise the programs differ from the noiseless ones.
+    The backward is the exact gradient of the surrogate in which each one-hot H0 becomes
+    H0 + softmax − (the softmax at these parameters) (conftest.FrozenChoices), below 1e-5, with
+    the entropy bonus taken on the softmax behind each one-hot."""
+    from conftest import FrozenChoices, training_loss
+    task, model, params, batch = _pipe_and_batch(seed, attention, entropy, gumbel, "straight")
+    if not gumbel:
+        train, test = (model.forward_batch(params, batch, train)[0] for train in (True, False))
+        np.testing.assert_array_equal(train["value"], test["value"])
+    model.at_step(2, 5)
+    quiet = _pipe_and_batch(seed, attention, entropy)[1].forward_batch(params, batch, False)[0]
+    frozen = FrozenChoices(monkeypatch, pipe)
+    run = training_loss(model, task, params, batch)
+    first = run()
+    _, outs, _, cache = first
+    for k in ("op", "a", "b"):
+        assert np.all((outs[k] == 0) | (outs[k] == 1)) and np.all(outs[k].sum(axis=-1) == 1)
+    if gumbel:
+        assert (quiet["op"] != outs["op"]).any()
+    if entropy:
+        assert model.penalty(cache, batch)[1]["choice_entropy"] > 0.5
+    assert np.abs(np.abs(outs["value"] - batch.y) - task.config["delta"]).min() > 1e-3
+    frozen.check(run, model, params, first)
 
 
 def test_lstm_baseline_loss_gradient_reads_the_last_symbol():

@@ -240,12 +240,13 @@ def test_entropy_gradient_and_its_values():
     assert np.isfinite(d).all()
 
 
-def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.0, gumbel=0.0):
+def _model_and_batch(columns, seed, attention="none", logic="minmax", entropy=0.0, gumbel=0.0,
+                     selection="soft"):
     from ntm_scratch.train import batch_to_device
     task = TableQATask(columns=columns, delta=5.0, lam=3.0)
     model = ProgrammerModel(task.input_size, task.output_size, hidden=5, embed=4,
                             question_attention=attention, logic=logic, entropy=entropy,
-                            gumbel=gumbel)
+                            gumbel=gumbel, selection=selection)
     r = np.random.default_rng(seed)
     params = model.init_params(r, np.float64)
     for k in params:                                   # away from the symmetric start
@@ -305,6 +306,41 @@ def test_whole_model_loss_gradient(columns, seed, attention, logic, entropy, gum
     grads = model.backward(douts, cache)
     errors = check_loss(lambda: run()[0], params, grads)
     assert max(errors.values()) < 1e-5, errors
+
+
+@pytest.mark.parametrize("columns,seed,attention,logic,entropy,gumbel", [
+    (1, 10, "none", "product", 0.0, 0.0), (3, 7, "dot", "product", 0.7, 1.0)])
+def test_straight_through_programs_and_their_gradient(monkeypatch, columns, seed, attention,
+                                                      logic, entropy, gumbel):
+    """`selection="straight"`: in training every operation and column choice is a one-hot, and
+    without noise the answers are exactly evaluation's. The backward is the exact gradient of
+    the surrogate in which each one-hot H0 becomes H0 + softmax − (the softmax here)
+    (conftest.FrozenChoices), below 1e-5, with the entropy bonus on the softmax behind each
+    one-hot (product logic: one-hot choices make many rows' rs_{t-1} and rs_{t-2} equal, the
+    kink of min/max). Every question is scored as a scalar one here: a one-hot program's
+    lookup is 0 or 1 in every cell, where the log-loss's curvature, about 1/ε² = 1e12, swamps
+    any finite difference (the lookup's own backward is the soft tests' above)."""
+    from conftest import FrozenChoices, training_loss
+    from ntm_scratch import programmer
+    task, model, params, batch = _model_and_batch(columns, seed, attention, logic, entropy,
+                                                  gumbel, "straight")
+    batch.is_lookup = np.zeros_like(batch.is_lookup)
+    if not gumbel:
+        train, test = (model.forward_batch(params, batch, train)[0] for train in (True, False))
+        for k in ("scalar", "lookup"):
+            np.testing.assert_array_equal(train[k], test[k])
+    model.at_step(3, 1)
+    frozen = FrozenChoices(monkeypatch, programmer)
+    run = training_loss(model, task, params, batch)
+    first = run()
+    _, outs, _, cache = first
+    for k in ("op", "col"):
+        assert np.all((outs[k] == 0) | (outs[k] == 1)) and np.all(outs[k].sum(axis=-1) == 1)
+    if entropy:
+        assert model.penalty(cache, batch)[1]["choice_entropy"] > 0.5
+    a = np.abs(outs["scalar"] - batch.y)[batch.is_lookup == 0]
+    assert np.abs(a - task.config["delta"]).min() > 1e-3, "a scalar answer is at Huber's kink"
+    frozen.check(run, model, params, first)
 
 
 def test_every_template_has_its_own_four_step_program():
