@@ -289,7 +289,7 @@ def build_parser():
 
 VARIED = {"length": "lengths", "repeats": "repeats", "items": "items", "nonzero": "nonzero",
           "positions": "positions", "numbers": "numbers", "n_digits": "digits_each",
-          "n_gates": "gates_each"}
+          "n_gates": "gates_each", "operators": "operators"}
 #                                                                 sample() keyword: its flag
 
 
@@ -311,12 +311,17 @@ def _add_varied_flags(p):
                    help="addition: comma-separated digits per number")
     p.add_argument("--gates-each", type=int_list,
                    help="logic: comma-separated gates per input step")
+    p.add_argument("--operators", type=_list(str, "operator patterns such as +* or -*- (or all)",
+                                             lambda v: v == "all" or set(v) <= set("+-*")),
+                   help="arithmetic: comma-separated operator patterns, one row each (-* is "
+                        "n − n × n; write --operators=-*,+- when the first begins with -), or "
+                        "all: every pattern")
 
 
 def _varied_settings(args, task, task_name):
     """{sample keyword: values} from the flags given; one that the task does not take fails."""
     given = {kw: getattr(args, flag) for kw, flag in VARIED.items()
-             if getattr(args, flag) is not None}
+             if getattr(args, flag, None) is not None}
     allowed = set(inspect.signature(task.sample).parameters) - {"rng", "batch_size"}
     for kw in given:
         if kw not in allowed:
@@ -728,7 +733,8 @@ def cmd_eval(args):
     from .train import data_key, evaluate, shown_metrics
     _use_backend(args)
     task, model, params, meta = _load_trained(args.checkpoint, args.task)
-    given = _varied_settings(args, task, args.task)
+    given = {kw: task.expand_varied(kw, values)
+             for kw, values in _varied_settings(args, task, args.task).items()}
     if not given and task.sweep is not None:     # the training distribution first, unless the
         first = [] if task.eval_kwargs else [None]  # task evaluates on data of its own (dates)
         given = {task.sweep[0]: [*first, *task.sweep[1]]}

@@ -13,6 +13,7 @@ Loss: Huber (δ = `delta`) of the answer. An answer is right when it rounds to t
 (|error| < 0.5). `run.py eval arithmetic` also asks about numbers up to 99, which neither model
 saw: a program does not care how large its numbers are.
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,10 +99,30 @@ class ArithmeticTask(Task):
             return len(WORDS), self.config["max_numbers"]
         return self.input_size, self.output_size
 
-    def sample(self, rng, batch_size, numbers=None, high=9, one_size=False):
-        """numbers: how many numbers in every expression (None: uniform from 2 to the most,
-        drawn once for the whole batch when `one_size`); high: the largest number."""
+    def operator_patterns(self):
+        """Every operator pattern an expression can have, shortest first: '+', '-', '*', '++',
+        '+-', ... (3 + 9 + 27 = 39 of them with 4 numbers)."""
         N = self.config["max_numbers"]
+        return ["".join(p) for n in range(1, N) for p in itertools.product(OPERATORS, repeat=n)]
+
+    def expand_varied(self, keyword, values):
+        """`run.py eval arithmetic --operators all`: every pattern, one row each."""
+        if keyword == "operators" and "all" in values:
+            return self.operator_patterns()
+        return values
+
+    def sample(self, rng, batch_size, numbers=None, high=9, one_size=False, operators=None):
+        """numbers: how many numbers in every expression (None: uniform from 2 to the most,
+        drawn once for the whole batch when `one_size`); high: the largest number; operators:
+        None, or one pattern such as '-*' for every expression (so 3 numbers: n − n × n)."""
+        N = self.config["max_numbers"]
+        if operators is not None:
+            if operators not in self.operator_patterns():
+                raise ValueError(f"operators must be 1 to {N - 1} of {OPERATORS}, "
+                                 f"got {operators!r}")
+            if numbers not in (None, len(operators) + 1):
+                raise ValueError(f"{operators!r} joins {len(operators) + 1} numbers")
+            numbers = len(operators) + 1
         if numbers is not None and not 2 <= numbers <= N:
             raise ValueError(f"arithmetic needs 2 <= numbers <= {N}")
         if int(high) < 1:
@@ -112,6 +133,8 @@ class ArithmeticTask(Task):
         value_mask = np.arange(N)[None, :] < count[:, None]
         values = values * value_mask
         ops = rng.integers(0, len(OPERATORS), size=(B, N - 1))
+        if operators is not None:
+            ops[:, :len(operators)] = [OPERATORS.index(o) for o in operators]
         symbols, words, y = [], [], np.zeros(B)
         for b in range(B):                      # host-side data, built one expression at a time
             n = int(count[b])

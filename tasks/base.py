@@ -63,6 +63,11 @@ class Task:
     figure_examples = ()          # (tag, sample kwargs): the examples `run.py figures` draws
     generalisation = ()           # (sample kwarg, values, training maximum): its sweeps
 
+    def expand_varied(self, keyword, values):
+        """The values of a setting `run.py eval` varies, as the task reads them (a task may
+        turn a word such as 'all' into its list)."""
+        return values
+
     def training_kwargs(self, seqs):
         """What training samples after `seqs` sequences: one length per batch where the task's
         batch_lengths option says so (a curriculum adds its stage)."""

@@ -413,6 +413,7 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     pipe takes --question-attention, --entropy and --selection, the LSTM refuses each in one
     line."""
     from ntm_scratch.checkpoint import load_checkpoint
+    from tasks.arithmetic import ArithmeticTask
     ckpt, pipe_ckpt = str(tmp_path / "np.npz"), str(tmp_path / "pipe.npz")
     small = ["--hidden", "6", "--embed", "4", "--steps", "2", "--batch-size", "8",
              "--eval-size", "8", "--eval-every", "2"]
@@ -440,6 +441,13 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert main(["arithmetic", *small, "--question-attention", "dot",
                  "--checkpoint", pipe_ckpt]) == 0
     assert load_checkpoint(pipe_ckpt)[2]["model_config"]["question_attention"] == "dot"
+    capsys.readouterr()                                  # the pipe's rows by operator pattern
+    assert main(["eval", "arithmetic", "--checkpoint", pipe_ckpt, "--operators=-*,all",
+                 "--count", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"]
+    assert [r["operators"] for r in rows] == ArithmeticTask().operator_patterns()
+    assert main(["eval", "arithmetic", "--checkpoint", pipe_ckpt, "--operators=-/"]) == 2
+    assert main(["eval", "table-qa", "--checkpoint", ckpt, "--operators", "+"]) == 2
     assert main(["table-qa", "--resume", ckpt, "--steps", "4", "--entropy", "0"]) == 2
     capsys.readouterr()
     pipe_entropy = str(tmp_path / "pipe-entropy.npz")

@@ -191,3 +191,23 @@ def test_expressions_and_their_values():
     assert set(b.numbers) == {2, 3, 4}
     assert np.all(b.values[~b.value_mask] == 0)
 
+
+
+def test_one_operator_pattern_for_every_expression():
+    """`operators` fixes every expression's pattern (and so how many numbers it joins); 'all'
+    lists the 39 patterns of up to three operators; a pattern the task cannot make is refused."""
+    task = ArithmeticTask()
+    patterns = task.operator_patterns()
+    assert len(patterns) == len(set(patterns)) == 3 + 9 + 27 and patterns[:3] == ["+", "-", "*"]
+    assert task.expand_varied("operators", ["-*", "all"]) == patterns
+    assert task.expand_varied("numbers", [2, 3]) == [2, 3]
+    b = task.sample(np.random.default_rng(1), 50, operators="-*")
+    assert set(b.numbers) == {3}
+    for i in range(50):
+        text = task.text(b, i)
+        assert text.split()[1::2] == ["-", "*"] and b.y[i] == eval(text.replace(" ", ""))
+    for bad in ("", "-/", "+-*+"):
+        with pytest.raises(ValueError):
+            task.sample(np.random.default_rng(0), 2, operators=bad)
+    with pytest.raises(ValueError):
+        task.sample(np.random.default_rng(0), 2, numbers=2, operators="-*")
