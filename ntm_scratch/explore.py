@@ -188,7 +188,7 @@ def program_data(task, model, params):
     examples = []
     for tag, kwargs in task.figure_examples:
         batch = batch_to_device(_example(task, tag, kwargs), dtype)
-        soft, _ = model.forward_batch(params, batch, train=True)
+        soft, _ = model.forward_batch(params, batch, train=True, softmax=True)
         hard, _ = model.forward_batch(params, batch, train=False)
         host = lambda k, d=hard: backend.to_host(d[k])[:, 0]
         where = ", ".join(f"{k} {v}" for k, v in kwargs.items() if k != "template")

@@ -41,7 +41,7 @@ def _program_figure(run, path, out):
     dtype = params["q_W"].dtype
     for ax, (tag, kwargs) in zip(axes.ravel(), examples):
         batch = batch_to_device(_example(task, tag, kwargs), dtype)
-        soft, _ = model.forward_batch(params, batch, train=True)
+        soft, _ = model.forward_batch(params, batch, train=True, softmax=True)
         hard, _ = model.forward_batch(params, batch, train=False)
         grid = np.concatenate([backend.to_host(soft[k])[:, 0] for k, _ in parts], axis=1)
         picks = np.concatenate([backend.to_host(hard[k])[:, 0] for k, _ in parts], axis=1)

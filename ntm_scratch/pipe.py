@@ -177,7 +177,8 @@ class PipeModel(ProgrammerModel):
                                 c["output_size"] + c["program_steps"] - 1, rng, dtype))
         return params
 
-    def forward_batch(self, params, batch, train=True):
+    def forward_batch(self, params, batch, train=True, softmax=False):
+        """softmax: as ProgrammerModel.forward_batch."""
         xp = array_module(params["q_W"])
         q, zs, q_cache = question_forward(params, batch.words, batch.words_mask,
                                           keep_cache=train)
@@ -189,7 +190,7 @@ class PipeModel(ProgrammerModel):
             T, hard=not train, states=states,
             noise=self.choice_noise(train, [(B, params["U"].shape[0]), (B, S), (B, S)], xp,
                                     q.dtype),
-            straight=self.config.get("selection") == "straight")
+            straight=self.config.get("selection") == "straight" and not softmax)
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
                                for i, k in enumerate(("op", "a", "b", "value_steps"))}}
         if states is not None:                      # (T, B, L): the words each step read

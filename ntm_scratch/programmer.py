@@ -500,7 +500,9 @@ class ProgrammerModel:
                                       c["output_size"], rng, dtype))
         return params
 
-    def forward_batch(self, params, batch, train=True):
+    def forward_batch(self, params, batch, train=True, softmax=False):
+        """softmax: in training mode, the softmax weights even under the straight-through
+        estimator, whose forward pass is one-hot (what the figures and the explorer show)."""
         xp = array_module(params["q_W"])
         q, zs, q_cache = question_forward(params, batch.x, batch.x_mask, keep_cache=train)
         dtype = q.dtype
@@ -511,7 +513,7 @@ class ProgrammerModel:
             batch.greater.astype(dtype), batch.lesser.astype(dtype), self.config["program_steps"],
             hard=not train, states=states, logic=self.config.get("logic", "minmax"),
             noise=self.choice_noise(train, [(B, len(OPS)), (B, C)], xp, dtype),
-            straight=self.config.get("selection") == "straight")
+            straight=self.config.get("selection") == "straight" and not softmax)
         outs = {"scalar": out["scalar"], "lookup": out["lookup"],
                 "op": xp.stack([step[0] for step in choices]),
                 "col": xp.stack([step[1] for step in choices]),

@@ -121,6 +121,8 @@ def test_straight_through_pipe_runs_discrete_programs_and_its_gradient(monkeypat
     if not gumbel:
         train, test = (model.forward_batch(params, batch, train)[0] for train in (True, False))
         np.testing.assert_array_equal(train["value"], test["value"])
+    shown = model.forward_batch(params, batch, True, softmax=True)[0]["op"]   # figures' view
+    assert ((shown > 0.01) & (shown < 0.99)).any()
     model.at_step(2, 5)
     quiet = _pipe_and_batch(seed, attention, entropy)[1].forward_batch(params, batch, False)[0]
     frozen = FrozenChoices(monkeypatch, pipe)

@@ -329,6 +329,8 @@ def test_straight_through_programs_and_their_gradient(monkeypatch, columns, seed
         train, test = (model.forward_batch(params, batch, train)[0] for train in (True, False))
         for k in ("scalar", "lookup"):
             np.testing.assert_array_equal(train[k], test[k])
+    shown = model.forward_batch(params, batch, True, softmax=True)[0]["op"]   # figures' view
+    assert ((shown > 0.01) & (shown < 0.99)).any()
     model.at_step(3, 1)
     frozen = FrozenChoices(monkeypatch, programmer)
     run = training_loss(model, task, params, batch)
