@@ -19,7 +19,9 @@ With `question_attention="dot"` the three selectors read [q; c^q_t; h_t], where 
 h_t attends to (programmer.question_attention_forward).
 With `entropy` β > 0 the loss also subtracts β·Σ_t (H(α^op_t) + H(α^a_t) + H(α^b_t)), the
 table model's entropy bonus (programmer.ProgrammerModel.penalty) on the pipe's three choices;
-with `gumbel` σ > 0 training adds Gumbel noise to their logits (ProgrammerModel.choice_noise).
+with `gumbel` σ > 0 training adds Gumbel noise to their logits (ProgrammerModel.choice_noise);
+with `selection="straight"` training's choices are one-hot, with the softmax's gradient
+(programmer.selector_forward).
 
 The answer is o_T; `first` passes a value on, so a short expression finishes early and carries
 its result to step T. In evaluation every softmax is a hardmax, so the program is discrete and

@@ -24,11 +24,13 @@ Tables are padded to R rows with a row mask (B, R); a padded row is never select
 summed. Below them: the question RNN and the model (`ProgrammerModel`); the loss and the task
 are in tasks/table_qa.py.
 
-Four options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
+Five options go beyond the 2016 paper (docs/MATH.md): question attention, where each step also
 reads the words its history state attends to (`question_attention_forward`); product logic,
 where and/or are rs1·rs2 and rs1 + rs2 − rs1·rs2 (`operations_forward`'s `logic`); an entropy
-bonus on every choice (`entropy_forward`, `ProgrammerModel.penalty`); and Gumbel noise on every
-choice's logits in training (`gumbel_noise`, `ProgrammerModel.choice_noise`).
+bonus on every choice (`entropy_forward`, `ProgrammerModel.penalty`); Gumbel noise on every
+choice's logits in training (`gumbel_noise`, `ProgrammerModel.choice_noise`); and
+straight-through choices, one-hot in training's forward pass with the softmax's gradient
+(`selector_forward`'s `straight`).
 """
 import numpy as np
 
