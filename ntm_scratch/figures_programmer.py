@@ -66,6 +66,38 @@ def _program_figure(run, path, out):
     _save(fig, [path], out)
 
 
+def _attention_figure(run, path, out):
+    """With question attention: for each of the task's example questions, the words each step
+    reads (shade: the attention, softmax over the question's words, as evaluation computes it),
+    beside the operation the step's hardmax chose."""
+    task, model, params, _ = run
+    examples = task.figure_examples
+    cols = 2
+    rows = -(-len(examples) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 1.9 * rows + 0.6), squeeze=False)
+    dtype = params["q_W"].dtype
+    names = _program_axes(task, model)[0][1]                 # the operations
+    for ax, (tag, kwargs) in zip(axes.ravel(), examples):
+        batch = batch_to_device(_example(task, tag, kwargs), dtype)
+        hard, _ = model.forward_batch(params, batch, train=False)
+        words, mask = ((batch.words, batch.words_mask) if model.name == "pipe"
+                       else (batch.x, batch.x_mask))
+        shown = np.asarray(backend.to_host(mask))[:, 0].astype(bool)
+        ids = np.asarray(backend.to_host(words))[:, 0][shown]
+        weights = backend.to_host(hard["question_attention"])[:, 0, :len(ids)]
+        ops = backend.to_host(hard["op"])[:, 0].argmax(axis=1)
+        ax.imshow(weights, cmap="Blues", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(len(ids)), [task.words[i] for i in ids], fontsize=7, rotation=45)
+        ax.set_yticks(range(len(ops)), [f"t={t + 1}: {names[o]}" for t, o in enumerate(ops)],
+                      fontsize=7)
+        ax.set_title(task.describe(batch, 0), fontsize=8)
+    for ax in axes.ravel()[len(examples):]:
+        ax.axis("off")
+    fig.suptitle(f"{task.name}: the words each step reads (shade: question attention; row: "
+                 "the step and the operation it chose)", fontsize=10)
+    _save(fig, [path], out)
+
+
 def _error_by_row(runs, paths, out, count=256):
     """The metric on each of the task's evaluation rows (table-qa: each template on the test
     tables; arithmetic: by how many numbers, and numbers up to 99), for every run; table-qa also
@@ -95,14 +127,19 @@ def _error_by_row(runs, paths, out, count=256):
 
 def draw_programmer_figures(runs, paths, out_dir, count=256):
     """A Neural Programmer (table-qa, arithmetic), with a baseline where there is one: the
-    program heatmaps of the programmer, the error on each evaluation row, and the learning
-    curves; returns the paths written."""
+    program heatmaps of the programmer (and with question attention, the words each step
+    reads), the error on each evaluation row, and the learning curves; returns the paths
+    written."""
     task = runs[0][0]
     written = [os.path.join(out_dir, f"{task.name}_{s}.png")
                for s in ("programs", "by_row", "learning_curves")]
     programmers = [(r, p) for r, p in zip(runs, paths) if "q_W" in r[2]]
     if programmers:
         _program_figure(*programmers[0], written[0])
+        run, path = programmers[0]
+        if run[1].config.get("question_attention") == "dot":
+            written.insert(1, os.path.join(out_dir, f"{task.name}_question_attention.png"))
+            _attention_figure(run, path, written[1])
     else:
         written.pop(0)
     _error_by_row(runs, paths, written[-2], count)

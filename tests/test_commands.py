@@ -430,6 +430,11 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert not any("choice_entropy" in r for r in records if r.get("kind") == "eval")
     assert saved[0]["W_op"].shape[0] == 2 * 6 + 6                  # reads [q; c^q; h_t]
     assert main(["table-qa", "--resume", ckpt, "--steps", "3"]) == 0
+    assert main(["figures", "table-qa", "--checkpoint", ckpt, "--out", str(tmp_path / "f"),
+                 "--count", "2"]) == 0                   # with the words each step reads
+    assert sorted(os.listdir(tmp_path / "f")) == [
+        "table-qa_by_row.png", "table-qa_learning_curves.png", "table-qa_programs.png",
+        "table-qa_question_attention.png"]
     assert main(["table-qa", "--resume", ckpt, "--steps", "4", "--logic", "minmax"]) == 2
     assert main(["eval", "table-qa", "--checkpoint", ckpt, "--count", "2"]) == 0
     plain = str(tmp_path / "plain.npz")                  # the defaults are not saved: resumed
@@ -441,6 +446,9 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert main(["arithmetic", *small, "--question-attention", "dot",
                  "--checkpoint", pipe_ckpt]) == 0
     assert load_checkpoint(pipe_ckpt)[2]["model_config"]["question_attention"] == "dot"
+    assert main(["figures", "arithmetic", "--checkpoint", pipe_ckpt, "--out",
+                 str(tmp_path / "g"), "--count", "2"]) == 0
+    assert "arithmetic_question_attention.png" in os.listdir(tmp_path / "g")
     capsys.readouterr()                                  # the pipe's rows by operator pattern
     assert main(["eval", "arithmetic", "--checkpoint", pipe_ckpt, "--operators=-*,all",
                  "--count", "2", "--json"]) == 0
