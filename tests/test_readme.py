@@ -51,7 +51,7 @@ def test_every_shipped_model_is_named_whole_and_small_enough():
         assert os.path.basename(name).startswith(meta["task"]) and meta["model_only"] is True
         assert os.path.isfile(path[:-len(".npz")] + ".jsonl")
         total += os.path.getsize(path) + os.path.getsize(path[:-len(".npz")] + ".jsonl")
-    assert total <= 34e6                     # the models and their logs: a small clone
+    assert total <= 35e6                     # the models and their logs: a small clone
 
 
 def test_every_eval_and_figures_command_on_a_shipped_model_works(tmp_path, capsys):
