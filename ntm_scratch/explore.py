@@ -182,7 +182,7 @@ def program_data(task, model, params):
     step's soft choices (training's softmax) and hard choices (evaluation's hardmax), what each
     step of the hard program made (the programmer: its row selection and scalar; the pipe: its
     value), the table or the numbers, and the answer."""
-    from .figures_programmer import _program_axes
+    from .figures_programmer import _program_axes, question_words
     parts = _program_axes(task, model)
     dtype = params["q_W"].dtype
     examples = []
@@ -198,12 +198,9 @@ def program_data(task, model, params):
               "parts": [{"name": k, "choices": names, "soft": _rounded(host(k, soft)),
                          "hard": _rounded(host(k), 0)} for k, names in parts]}
         if "question_attention" in soft:       # the words each step reads: soft in both modes
-            words, mask = ((batch.words, batch.words_mask) if model.name == "pipe"
-                           else (batch.x, batch.x_mask))
-            shown = np.asarray(backend.to_host(mask))[:, 0].astype(bool)
-            ids = np.asarray(backend.to_host(words))[:, 0][shown]
-            ex["read"] = {"words": [task.words[i] for i in ids],
-                          "weights": _rounded(host("question_attention", soft)[:, :len(ids)])}
+            words = question_words(task, model, batch)
+            ex["read"] = {"words": words,
+                          "weights": _rounded(host("question_attention", soft)[:, :len(words)])}
         if model.name == "pipe":
             ex["made"] = _rounded(host("value_steps"))
             shown = np.asarray(backend.to_host(batch.value_mask))[0].astype(bool)

@@ -66,6 +66,15 @@ def _program_figure(run, path, out):
     _save(fig, [path], out)
 
 
+def question_words(task, model, batch):
+    """The words of the batch's first question as the model read them (the pipe: its operators
+    and a placeholder for each number)."""
+    words, mask = ((batch.words, batch.words_mask) if model.name == "pipe"
+                   else (batch.x, batch.x_mask))
+    shown = np.asarray(backend.to_host(mask))[:, 0].astype(bool)
+    return [task.words[i] for i in np.asarray(backend.to_host(words))[:, 0][shown]]
+
+
 def _attention_figure(run, path, out):
     """With question attention: for each of the task's example questions, the words each step
     reads (shade: the attention, softmax over the question's words, as evaluation computes it),
@@ -80,14 +89,11 @@ def _attention_figure(run, path, out):
     for ax, (tag, kwargs) in zip(axes.ravel(), examples):
         batch = batch_to_device(_example(task, tag, kwargs), dtype)
         hard, _ = model.forward_batch(params, batch, train=False)
-        words, mask = ((batch.words, batch.words_mask) if model.name == "pipe"
-                       else (batch.x, batch.x_mask))
-        shown = np.asarray(backend.to_host(mask))[:, 0].astype(bool)
-        ids = np.asarray(backend.to_host(words))[:, 0][shown]
-        weights = backend.to_host(hard["question_attention"])[:, 0, :len(ids)]
+        words = question_words(task, model, batch)
+        weights = backend.to_host(hard["question_attention"])[:, 0, :len(words)]
         ops = backend.to_host(hard["op"])[:, 0].argmax(axis=1)
         ax.imshow(weights, cmap="Blues", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-        ax.set_xticks(range(len(ids)), [task.words[i] for i in ids], fontsize=7, rotation=45)
+        ax.set_xticks(range(len(words)), words, fontsize=7, rotation=45)
         ax.set_yticks(range(len(ops)), [f"t={t + 1}: {names[o]}" for t, o in enumerate(ops)],
                       fontsize=7)
         ax.set_title(task.describe(batch, 0), fontsize=8)
