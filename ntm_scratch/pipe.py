@@ -30,7 +30,8 @@ its answer exact.
 import numpy as np
 
 from .backend import array_module
-from .programmer import (ProgrammerModel, question_backward, question_forward, question_init,
+from .programmer import (SELECTION, ProgrammerModel, gumbel_noise, question_backward,
+                         question_forward, question_init,
                          question_read_backward, question_read_forward, selector_backward,
                          selector_forward, soft_choice)
 
@@ -49,7 +50,7 @@ def pipe_init(q_size, hidden, embed, slots, rng, dtype):
 
 
 def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None, noise=None,
-                       straight=False):
+                       straight=False, sample=False):
     """T steps of the pipe. q: (B, Dq); values: (B, N) the question's numbers, value_mask: (B, N)
     boolean (an expression may have fewer than N). hard: hardmax (evaluation; no backward).
     states: None, or the question RNN's states after each word and their mask, (Z (B, L, Dq),
@@ -57,7 +58,9 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
     (programmer.question_attention_forward). noise: None, or one (operation, a, b) triple of
     arrays per step added to the selectors' logits (training's Gumbel noise; the operand
     arrays are (B, S), S = N + T − 1 slots). straight: every choice a one-hot, trained by the
-    straight-through estimator (programmer.selector_forward).
+    straight-through estimator (programmer.selector_forward). sample: every choice a one-hot
+    drawn from its softmax with `noise` (Gumbel(0, 1)): the program is a sample, and its
+    one-hots are constants to the backward (pipe_steps_backward).
     Returns o_T (B,), every step's (α^op, α^a, α^b, o_t) (the program and what it made; with
     states, the attention β as a fifth) and the cache."""
     xp = array_module(q)
@@ -74,11 +77,11 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
         read, beta, att_cache = question_read_forward(q, h, states)
         g_op, g_a, g_b = (None, None, None) if noise is None else noise[t]
         a_op, op_cache = selector_forward(read, h, params["W_op"], params["U"], hard=hard,
-                                          noise=g_op, straight=straight)
+                                          noise=g_op, straight=straight, sample=sample)
         a_a, a_cache = selector_forward(read, h, params["W_a"], params["E_a"], open_, hard, g_a,
-                                        straight)
+                                        straight, sample)
         a_b, b_cache = selector_forward(read, h, params["W_b"], params["E_b"], open_, hard, g_b,
-                                        straight)
+                                        straight, sample)
         vt = v.copy()                                          # the values step t reads
         a, b = (a_a * vt).sum(axis=1), (a_b * vt).sum(axis=1)
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
@@ -89,15 +92,17 @@ def pipe_steps_forward(params, q, values, value_mask, T, hard=False, states=None
         if N + t < S:                                          # o_t becomes slot N + t
             v[:, N + t] = o
             open_[:, N + t] = True
-    return o, program, (caches, params, N)
+    return o, program, (caches, params, N, sample)
 
 
 def pipe_steps_backward(do, cache, dchoices=None):
     """do: (B,) the gradient of o_T; dchoices: None or one (dα^op_t, dα^a_t, dα^b_t) per step (a
-    loss term on the choices themselves: the entropy bonus). Returns dq, dvalues (B, N) and the
-    parameters' gradients; with question attention (pipe_steps_forward's states), dq is the pair
-    (dq, dZ)."""
-    caches, params, N = cache
+    loss term on the choices themselves: the entropy bonus, a sampled program's
+    log-probability). Returns dq, dvalues (B, N) and the parameters' gradients; with question
+    attention (pipe_steps_forward's states), dq is the pair (dq, dZ). For a sampled program
+    (pipe_steps_forward's `sample`) the one-hots are constants: neither o_t nor the history
+    c_{t+1} passes a gradient to the softmax behind them, so only dchoices reach it."""
+    caches, params, N, sampled = cache
     xp = array_module(do)
     B, E = do.shape[0], params["U"].shape[1]
     grads = {k: xp.zeros_like(v) for k, v in params.items()}
@@ -109,9 +114,11 @@ def pipe_steps_backward(do, cache, dchoices=None):
         ch, h, op_cache, a_cache, b_cache, a_op, a_a, a_b, vt, a, b, att_cache = caches[t]
         d_o = (do if t == len(caches) - 1 else 0.0) + (dv[:, N + t] if N + t < S else 0.0)
         # c_{t+1} = [α^opᵀ U; α^aᵀ E_a; α^bᵀ E_b] fed step t + 1
-        da_op = dc[:, :E] @ params["U"].T
-        da_a = dc[:, E:2 * E] @ params["E_a"].T
-        da_b = dc[:, 2 * E:] @ params["E_b"].T
+        da_op, da_a, da_b = xp.zeros_like(a_op), xp.zeros_like(a_a), xp.zeros_like(a_b)
+        if not sampled:
+            da_op = dc[:, :E] @ params["U"].T
+            da_a = dc[:, E:2 * E] @ params["E_a"].T
+            da_b = dc[:, 2 * E:] @ params["E_b"].T
         if dchoices is not None:
             da_op, da_a, da_b = (da_op + dchoices[t][0], da_a + dchoices[t][1],
                                  da_b + dchoices[t][2])
@@ -120,12 +127,14 @@ def pipe_steps_backward(do, cache, dchoices=None):
         grads["E_b"] += a_b.T @ dc[:, 2 * E:]
         # o = α(add)(a + b) + α(sub)(a − b) + α(mul)·a·b + α(first)·a
         add, sub, mul, first = (a_op[:, k] for k in range(len(PIPE_OPS)))
-        da_op = da_op + xp.stack([d_o * (a + b), d_o * (a - b), d_o * a * b, d_o * a], axis=1)
         d_a = d_o * (add + sub + mul * b + first)
         d_b = d_o * (add - sub + mul * a)
-        # a = Σ α^a v, b = Σ α^b v: into the weights and into the values read
-        da_a = da_a + d_a[:, None] * vt
-        da_b = da_b + d_b[:, None] * vt
+        if not sampled:
+            da_op = da_op + xp.stack([d_o * (a + b), d_o * (a - b), d_o * a * b, d_o * a],
+                                     axis=1)
+            # a = Σ α^a v, b = Σ α^b v: into the weights and into the values read
+            da_a = da_a + d_a[:, None] * vt
+            da_b = da_b + d_b[:, None] * vt
         dv = dv + d_a[:, None] * a_a + d_b[:, None] * a_b
         dh, dread = (0.0 if dh_next is None else dh_next), 0.0
         for dalpha, sel_cache, W, Emb in ((da_op, op_cache, "W_op", "U"),
@@ -153,20 +162,44 @@ class PipeModel(ProgrammerModel):
     program}, cache); backward(douts, cache) takes the gradient of 'value'. The batch brings the
     words (words: (L, B), words_mask) and the numbers (values (B, N), value_mask).
     Parameter keys: q_embed, q_W, q_b; W_hist, b_hist; W_op, U; W_a, E_a; W_b, E_b.
+
+    With `selection="sample"`, training draws `samples` = K discrete programs for every
+    question instead of running the soft one (each choice a draw from its softmax, the
+    Gumbel-max trick): 'value' is then (B·K,), question b's draws in rows b·K to b·K + K − 1,
+    and 'log_p' (B·K,) is each draw's log-probability, Σ_t log α^op_t + log α^a_t + log α^b_t
+    at the choices drawn. backward takes the gradient of 'log_p' (the task's loss rewards the
+    draws that hit the answer: tasks/arithmetic.py); a drawn program passes no gradient through
+    its values. Evaluation is the hardmax program, as always.
     """
 
     name = "pipe"
     title = "Neural Programmer (pipe)"
-    options = tuple(("program_steps", 3, "T, the steps of the program") if o[0] == "program_steps"
-                    else o for o in ProgrammerModel.options if o[0] != "logic")
+    options = tuple(
+        ("program_steps", 3, "T, the steps of the program") if o[0] == "program_steps" else
+        ("selection", "soft", o[2] + "; or sample (the pipe only: K programs drawn from the "
+         "softmax for every question, trained to make those that hit the answer likelier, "
+         "maximum marginal likelihood)", (*SELECTION, "sample")) if o[0] == "selection" else o
+        for o in ProgrammerModel.options if o[0] != "logic") + (
+        ("samples", 64, "K: with --selection sample, the programs drawn for every question"),)
     train_defaults = {"optimizer": "adam", "lr": 3e-3, "clip_norm": 10.0, "batch_size": 64}
+    predates = {**ProgrammerModel.predates, "samples": 64}
 
     def __init__(self, input_size, output_size, hidden=64, embed=32, program_steps=None,
                  question_attention="none", entropy=0.0, entropy_steps=0, gumbel=0.0,
-                 selection="soft"):
+                 selection="soft", samples=64):
+        sample = selection == "sample"
         super().__init__(input_size, output_size, hidden, embed, program_steps,
                          question_attention, entropy=entropy, entropy_steps=entropy_steps,
-                         gumbel=gumbel, selection=selection)
+                         gumbel=gumbel, selection="soft" if sample else selection)
+        if sample:
+            if int(samples) < 1:
+                raise ValueError("samples must be at least 1")
+            if float(gumbel) > 0.0:
+                raise ValueError("selection sample draws its programs with Gumbel noise of "
+                                 "scale 1 already: leave gumbel at 0")
+            self.config.update(selection="sample", samples=int(samples))
+        elif int(samples) != self.predates["samples"]:
+            raise ValueError("samples applies with selection sample only")
         if self.config["program_steps"] < output_size - 1:
             raise ValueError(f"{output_size} numbers take {output_size - 1} operations: "
                              f"--program-steps must be at least {output_size - 1}")
@@ -185,19 +218,39 @@ class PipeModel(ProgrammerModel):
         q, zs, q_cache = question_forward(params, batch.words, batch.words_mask,
                                           keep_cache=train)
         states = self._question_states(zs, batch.words_mask)
-        B, T = batch.values.shape[0], self.config["program_steps"]
-        S = params["E_a"].shape[0]
+        T, S = self.config["program_steps"], params["E_a"].shape[0]
+        values, mask = xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask)
+        sample = train and not softmax and self.config.get("selection") == "sample"
+        K = self.config["samples"] if sample else 1
+        if sample:                                  # K rows for each question, one per draw
+            q, values, mask = (xp.repeat(v, K, axis=0) for v in (q, values, mask))
+            if states is not None:
+                states = tuple(xp.repeat(v, K, axis=0) for v in states)
+        B = values.shape[0]
+        shapes = [(B, params["U"].shape[0]), (B, S), (B, S)]
         o, program, cache = pipe_steps_forward(
-            params, q, xp.asarray(batch.values, dtype=q.dtype), xp.asarray(batch.value_mask),
-            T, hard=not train, states=states,
-            noise=self.choice_noise(train, [(B, params["U"].shape[0]), (B, S), (B, S)], xp,
-                                    q.dtype),
-            straight=self.config.get("selection") == "straight" and not softmax)
+            params, q, values, mask, T, hard=not train, states=states,
+            noise=(self._draws(shapes, xp, q.dtype) if sample
+                   else self.choice_noise(train, shapes, xp, q.dtype)),
+            straight=self.config.get("selection") == "straight" and not softmax, sample=sample)
         outs = {"value": o, **{k: xp.stack([p[i] for p in program])
                                for i, k in enumerate(("op", "a", "b", "value_steps"))}}
         if states is not None:                      # (T, B, L): the words each step read
             outs["question_attention"] = xp.stack([p[4] for p in program])
-        return outs, (q_cache, cache)
+        if sample:
+            tiny = xp.finfo(q.dtype).tiny
+            outs["log_p"] = sum(xp.log(xp.maximum((drawn * soft).sum(axis=1), tiny))
+                                for step, soft_step in zip(program, self._choices((None, cache)))
+                                for drawn, soft in zip(step[:3], soft_step))
+        return outs, (q_cache, cache, K)
+
+    def _draws(self, shapes, xp, dtype):
+        """Training's Gumbel(0, 1) noise for sampled programs, one (operation, a, b) triple per
+        step, from default_rng([seed, 5, step, part]) as `choice_noise` (seed 0 before a
+        trainer's at_step)."""
+        rng = np.random.default_rng([self.seed or 0, 5, self.step, self.part])
+        return [tuple(xp.asarray(g) for g in gumbel_noise(rng, 1.0, shapes, dtype))
+                for _ in range(self.config["program_steps"])]
 
     def _choices(self, cache):
         """Every step's soft choices, (α^op_t, α^a_t, α^b_t), from forward_batch's cache (under
@@ -207,9 +260,21 @@ class PipeModel(ProgrammerModel):
     def backward(self, douts, cache):
         """Gradients of the loss through douts['value'], plus the entropy bonus's own term when
         β > 0 (`penalty`)."""
-        q_cache, steps_cache = cache
-        dq, _, grads = pipe_steps_backward(douts["value"], steps_cache,
-                                           self._entropy_gradients(cache, douts["value"]))
+        q_cache, steps_cache, K = cache
+        dchoices = self._entropy_gradients(cache, douts["value"])
+        if "log_p" in douts:              # log p = Σ log α at the draws: dα = dlog p·onehot/α
+            xp = array_module(douts["log_p"])
+            tiny = xp.finfo(douts["log_p"].dtype).tiny
+            dlogp = [tuple(douts["log_p"][:, None] * drawn / xp.maximum(soft, tiny)
+                           for drawn, soft in zip(step_cache[5:8], soft_step))
+                     for step_cache, soft_step in zip(steps_cache[0], self._choices(cache))]
+            dchoices = dlogp if dchoices is None else [
+                tuple(x + y for x, y in zip(a, b)) for a, b in zip(dlogp, dchoices)]
+        dq, _, grads = pipe_steps_backward(douts["value"], steps_cache, dchoices)
         dq, dstates = dq if isinstance(dq, tuple) else (dq, None)
+        if K > 1:                         # the K draws of a question read the same question
+            dq = dq.reshape(-1, K, dq.shape[1]).sum(axis=1)
+            if dstates is not None:
+                dstates = dstates.reshape(-1, K, *dstates.shape[1:]).sum(axis=1)
         grads.update(question_backward(dq, q_cache, dstates))
         return grads

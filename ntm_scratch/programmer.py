@@ -50,7 +50,8 @@ OPS = ("sum", "count", "difference", "greater", "lesser", "and", "or", "print", 
 OP = {name: k for k, name in enumerate(OPS)}
 
 
-def selector_forward(q, h, W, E, mask=None, hard=False, noise=None, straight=False):
+def selector_forward(q, h, W, E, mask=None, hard=False, noise=None, straight=False,
+                     sample=False):
     """α = softmax(E·tanh(W·[q; h]) + noise).
 
     q: (B, Dq) the question, h: (B, H) the history, W: (Dq + H, D), E: (K, D) one embedding per
@@ -60,12 +61,19 @@ def selector_forward(q, h, W, E, mask=None, hard=False, noise=None, straight=Fal
     (training's Gumbel noise, `gumbel_noise`). straight: the straight-through estimator, for
     training: α is the hardmax's one-hot, and the backward passes dα through the softmax's
     Jacobian as though α were the softmax (selector_backward is the same code; the softmax's
-    cache holds the soft α). Returns α (B, K) and the cache.
+    cache holds the soft α). sample: training by sampled programs (the pipe's
+    `selection="sample"`): α is the one-hot at the largest logit plus the noise, with
+    Gumbel(0, 1) noise a draw from softmax(logits) itself (the Gumbel-max trick), and the cache
+    holds the noiseless softmax, so that selector_backward differentiates the draw's
+    log-probability (pipe.PipeModel.backward). Returns α (B, K) and the cache.
     """
     xp = array_module(q)
     qh = xp.concatenate([q, h], axis=1)
     a = xp.tanh(qh @ W)                                        # (B, D)
     logits = a @ E.T
+    if sample:
+        alpha, sm_cache = softmax_forward(logits, mask)        # the distribution drawn from
+        return _hardmax(logits + noise, mask), (qh, q.shape[1], a, W, E, sm_cache)
     if noise is not None:
         logits = logits + noise
     if hard:

@@ -188,7 +188,10 @@ class ArithmeticTask(Task):
         return (xp.abs(pred - xp.asarray(batch.y, dtype=pred.dtype)) < 0.5).astype(pred.dtype)
 
     def loss(self, outs, batch):
-        """Huber of the answer; its gradient goes to o_T or to the LSTM's last-symbol logit."""
+        """Huber of the answer; its gradient goes to o_T or to the LSTM's last-symbol logit.
+        For programs drawn by the pipe (`selection="sample"`: outs has 'log_p'), `sampled_loss`."""
+        if isinstance(outs, dict) and "log_p" in outs:
+            return self.sampled_loss(outs, batch)
         pred = self.prediction(outs, batch)
         xp = array_module(pred)
         y = xp.asarray(batch.y, dtype=pred.dtype)
@@ -201,3 +204,22 @@ class ArithmeticTask(Task):
             douts = (dpred[None, :] * xp.asarray(batch.last, dtype=pred.dtype))[..., None]
         metrics = {"error": 100.0 * (1.0 - self.answered(outs, batch)).sum() / B}
         return loss / B, douts, metrics
+
+    @staticmethod
+    def sampled_loss(outs, batch):
+        """Maximum marginal likelihood over K programs drawn for each question: with h_bk = 1
+        where draw k of question b hits the answer (rounds to it) and w_bk = h_bk / max(1,
+        Σ_k h_bk), the loss is −(1/B) Σ_b Σ_k w_bk·log p_bk with w held constant. Its gradient,
+        −(1/B) Σ w_bk·∇log p_bk, is the sampled estimate of the gradient of −(1/B) Σ_b log Σ_z
+        p(z | b) over the programs z that hit, since the draws that hit come with probability
+        p(z | b) / Σ_z p(z | b). A question with no hit adds nothing. Metrics: `error`, the % of
+        drawn programs that miss; `found`, the % of questions with at least one hit."""
+        value, log_p = outs["value"], outs["log_p"]
+        xp = array_module(value)
+        B = batch.y.shape[0]
+        y = xp.repeat(xp.asarray(batch.y, dtype=value.dtype), value.shape[0] // B)
+        hit = (xp.abs(value - y) < 0.5).astype(value.dtype).reshape(B, -1)
+        w = (hit / xp.maximum(1.0, hit.sum(axis=1, keepdims=True))).reshape(-1) / B
+        metrics = {"error": 100.0 * (1.0 - hit.mean()),
+                   "found": 100.0 * (hit.sum(axis=1) > 0).mean()}
+        return -(w * log_p).sum(), {"value": xp.zeros_like(value), "log_p": -w}, metrics

@@ -41,8 +41,10 @@ class FrozenChoices:
         """From now on, every forward pass replays the recorded choices from the first."""
         self.replaying, self.i = True, 0
 
-    def __call__(self, q, h, W, E, mask=None, hard=False, noise=None, straight=False):
-        assert not hard and straight, "FrozenChoices is for straight-through training passes"
+    def __call__(self, q, h, W, E, mask=None, hard=False, noise=None, straight=False,
+                 sample=False):
+        assert not hard and straight and not sample, \
+            "FrozenChoices is for straight-through training passes"
         if not self.replaying:
             alpha, cache = self.original(q, h, W, E, mask, hard, noise, straight)
             self.recorded.append((alpha, self.soft_choice(cache)))

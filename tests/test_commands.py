@@ -470,6 +470,18 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     assert main(["arithmetic", "--resume", straight, "--steps", "4", "--selection",
                  "soft"]) == 2
     assert "selection" not in load_checkpoint(plain)[2]["model_config"]
+    sampled = str(tmp_path / "pipe-sample.npz")         # K drawn programs for each question
+    assert main(["arithmetic", *small, "--selection", "sample", "--samples", "3",
+                 "--entropy", "0.1", "--checkpoint", sampled]) == 0
+    saved = load_checkpoint(sampled)[2]
+    assert saved["model_config"]["samples"] == 3
+    assert main(["arithmetic", "--resume", sampled, "--steps", "3"]) == 0
+    capsys.readouterr()
+    assert main(["arithmetic", *small, "--samples", "3", "--checkpoint",
+                 str(tmp_path / "s.npz")]) == 2
+    assert main(["table-qa", *small, "--selection", "sample", "--checkpoint",
+                 str(tmp_path / "s.npz")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
     capsys.readouterr()
     assert main(["arithmetic", "--model", "lstm", "--steps", "2", "--selection", "straight",
                  "--checkpoint", str(tmp_path / "lstm.npz")]) == 2

@@ -139,6 +139,105 @@ def test_straight_through_pipe_runs_discrete_programs_and_its_gradient(monkeypat
     frozen.check(run, model, params, first)
 
 
+def test_sampled_choices_are_draws_from_the_softmax():
+    """`sample`: the one-hot at the largest logit plus Gumbel(0, 1) noise is a draw from the
+    softmax of the logits (the Gumbel-max trick): over 40,000 draws of one selector the
+    frequencies match the softmax kept in the cache within 0.01, and closed choices are never
+    drawn."""
+    from ntm_scratch.programmer import selector_forward, soft_choice
+    r = np.random.default_rng(0)
+    n, K = 40000, 5
+    q, h = np.tile(r.standard_normal((1, 3)), (n, 1)), np.tile(r.standard_normal((1, 2)), (n, 1))
+    W, E = r.standard_normal((5, 4)), 2.0 * r.standard_normal((K, 4))
+    mask = np.ones((n, K), dtype=bool)
+    mask[:, 3] = False
+    drawn, cache = selector_forward(q, h, W, E, mask, noise=r.gumbel(size=(n, K)), sample=True)
+    soft = soft_choice(cache)
+    assert np.all(drawn.sum(axis=1) == 1) and np.all(drawn[:, 3] == 0) and soft[0, 3] == 0
+    assert soft[0].max() < 0.9                                 # a spread to draw from
+    assert np.abs(drawn.mean(axis=0) - soft[0]).max() < 0.01
+
+
+def _sampled_pipe(seed, attention="none", entropy=0.0, samples=4):
+    task, _, params, batch = _pipe_and_batch(seed, attention, entropy)
+    model = pipe.PipeModel(*model_sizes(task, "pipe"), hidden=5, embed=4,
+                           question_attention=attention, entropy=entropy, selection="sample",
+                           samples=samples)
+    model.at_step(2, 5)                              # as the trainer does: the draws' seed
+    return task, model, params, batch
+
+
+@pytest.mark.parametrize("seed,attention,entropy", [(7, "none", 0.0), (8, "dot", 0.4)])
+def test_sampled_programs_log_probability_gradient(seed, attention, entropy):
+    """`selection="sample"`: K drawn programs for each question, one-hot choices; 'log_p' is the
+    sum of the log-softmax at the draws (checked against the softmax kept for each choice).
+    The backward of random upstream gradients of every draw's log_p (plus the entropy bonus)
+    agrees with central differences below 1e-5, the draws held by the same noise; the questions'
+    K rows share one question RNN pass. A gradient of the drawn programs' values reaches no
+    parameter: their choices are constants."""
+    task, model, params, batch = _sampled_pipe(seed, attention, entropy)
+    B, K = batch.y.shape[0], 4
+    up = np.random.default_rng(seed).standard_normal(B * K)
+
+    def run():
+        outs, cache = model.forward_batch(params, batch, train=True)
+        bonus = model.penalty(cache, batch)[0] if entropy else 0.0
+        return float((up * outs["log_p"]).sum() + bonus), outs, cache
+
+    _, outs, cache = run()
+    assert outs["value"].shape == (B * K,) and outs["op"].shape[1] == B * K
+    for k in ("op", "a", "b"):
+        assert np.all((outs[k] == 0) | (outs[k] == 1)) and np.all(outs[k].sum(axis=-1) == 1)
+    rows = outs["a"][0].reshape(B, K, -1)
+    assert (rows != rows[:, :1]).any()                       # a question's draws differ
+    soft = model._choices(cache[:2])
+    expected = sum(np.log((drawn * s).sum(axis=1)) for t, step in enumerate(soft)
+                   for drawn, s in zip((outs["op"][t], outs["a"][t], outs["b"][t]), step))
+    np.testing.assert_allclose(outs["log_p"], expected, rtol=1e-12)
+    assert outs["log_p"].max() < 0
+    zero = np.zeros(B * K)
+    grads = model.backward({"value": zero, "log_p": up}, cache)
+    assert min(abs(grads[k]).max() for k in ("U", "W_op", "E_b", "W_hist", "q_W")) > 1e-3
+    errors = check_loss(lambda: run()[0], params, grads)
+    assert max(errors.values()) < 1e-5, errors
+    if not entropy:
+        through_values = model.backward({"value": up, "log_p": zero}, cache)
+        assert all(np.all(g == 0) for g in through_values.values())
+
+
+def test_sampled_loss_rewards_the_draws_that_hit():
+    """The task's loss for drawn programs: each hit of question b weighs 1 / (its hits), the
+    loss is −(1/B)·Σ w·log p, a question without a hit adds nothing; the metrics are the share
+    of draws that miss and of questions with a hit. Through the model, a question whose draws
+    all hit and all miss gets the same gradient whatever their values."""
+    task = ArithmeticTask()
+    batch = task.sample(np.random.default_rng(0), 2, numbers=2)
+    y = batch.y
+    value = np.array([y[0], y[0] + 0.4, y[0] + 3.0, y[1] - 0.6, y[1] + 7.0, y[1] + 0.7])
+    log_p = np.log(np.array([0.2, 0.1, 0.3, 0.05, 0.5, 0.25]))
+    loss, douts, metrics = task.loss({"value": value, "log_p": log_p}, batch)
+    w = np.array([0.5, 0.5, 0.0, 0.0, 0.0, 0.0]) / 2
+    np.testing.assert_allclose(douts["log_p"], -w)
+    np.testing.assert_allclose(loss, -(w * log_p).sum())
+    assert np.all(douts["value"] == 0)
+    assert metrics["error"] == pytest.approx(100 * 4 / 6) and metrics["found"] == 50.0
+
+
+def test_sampled_pipe_options():
+    """`samples` only with `selection="sample"`, at least 1; no extra Gumbel noise on the
+    draws; the table model has no sampled selection."""
+    from ntm_scratch.programmer import ProgrammerModel
+    for kwargs in ({"samples": 8}, {"selection": "sample", "samples": 0},
+                   {"selection": "sample", "gumbel": 1.0}):
+        with pytest.raises(ValueError):
+            pipe.PipeModel(5, 4, **kwargs)
+    with pytest.raises(ValueError):
+        ProgrammerModel(5, 3, selection="sample")
+    model = pipe.PipeModel(5, 4, selection="sample", samples=8)
+    assert model.config["selection"] == "sample" and model.config["samples"] == 8
+    assert "samples" not in pipe.PipeModel(5, 4).config
+
+
 def test_lstm_baseline_loss_gradient_reads_the_last_symbol():
     """The LSTM answers at each expression's last symbol: the loss's gradient reaches the logits
     there and nowhere else, and the whole loss checks against finite differences."""
