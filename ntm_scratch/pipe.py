@@ -21,7 +21,9 @@ With `entropy` β > 0 the loss also subtracts β·Σ_t (H(α^op_t) + H(α^a_t) +
 table model's entropy bonus (programmer.ProgrammerModel.penalty) on the pipe's three choices;
 with `gumbel` σ > 0 training adds Gumbel noise to their logits (ProgrammerModel.choice_noise);
 with `selection="straight"` training's choices are one-hot, with the softmax's gradient
-(programmer.selector_forward).
+(programmer.selector_forward); with `selection="sample"` training draws K programs for each
+question and makes those whose answer is right likelier (PipeModel; docs/MATH.md, "Sampled
+programs").
 
 The answer is o_T; `first` passes a value on, so a short expression finishes early and carries
 its result to step T. In evaluation every softmax is a hardmax, so the program is discrete and
@@ -259,7 +261,9 @@ class PipeModel(ProgrammerModel):
 
     def backward(self, douts, cache):
         """Gradients of the loss through douts['value'], plus the entropy bonus's own term when
-        β > 0 (`penalty`)."""
+        β > 0 (`penalty`). For drawn programs, through douts['log_p'] (each draw's
+        log-probability: dα = dlog p·onehot/α at the draws); their 'value' reaches no
+        parameter."""
         q_cache, steps_cache, K = cache
         dchoices = self._entropy_gradients(cache, douts["value"])
         if "log_p" in douts:              # log p = Σ log α at the draws: dα = dlog p·onehot/α

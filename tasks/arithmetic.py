@@ -212,7 +212,8 @@ class ArithmeticTask(Task):
         Σ_k h_bk), the loss is −(1/B) Σ_b Σ_k w_bk·log p_bk with w held constant. Its gradient,
         −(1/B) Σ w_bk·∇log p_bk, is the sampled estimate of the gradient of −(1/B) Σ_b log Σ_z
         p(z | b) over the programs z that hit, since the draws that hit come with probability
-        p(z | b) / Σ_z p(z | b). A question with no hit adds nothing. Metrics: `error`, the % of
+        p(z | b) / Σ_z p(z | b). A question with no hit adds nothing (so the estimate is
+        unbiased only given a hit; docs/MATH.md). Metrics: `error`, the % of
         drawn programs that miss; `found`, the % of questions with at least one hit."""
         value, log_p = outs["value"], outs["log_p"]
         xp = array_module(value)

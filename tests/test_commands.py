@@ -476,6 +476,7 @@ def test_question_attention_and_product_logic_are_saved_and_resumed(tmp_path, ca
     saved = load_checkpoint(sampled)[2]
     assert saved["model_config"]["samples"] == 3
     assert main(["arithmetic", "--resume", sampled, "--steps", "3"]) == 0
+    assert load_checkpoint(sampled)[2]["model_config"]["samples"] == 3
     capsys.readouterr()
     assert main(["arithmetic", *small, "--samples", "3", "--checkpoint",
                  str(tmp_path / "s.npz")]) == 2

@@ -190,6 +190,10 @@ def test_sampled_programs_log_probability_gradient(seed, attention, entropy):
         assert np.all((outs[k] == 0) | (outs[k] == 1)) and np.all(outs[k].sum(axis=-1) == 1)
     rows = outs["a"][0].reshape(B, K, -1)
     assert (rows != rows[:, :1]).any()                       # a question's draws differ
+    read = cache[1][0][0][8][:, :batch.values.shape[1]]    # the numbers step 1 read, per row
+    np.testing.assert_array_equal(read.reshape(B, K, -1),    # rows b·K.. are question b's
+                                  np.broadcast_to(batch.values[:, None], (B, K, read.shape[1])))
+    assert len(np.unique(batch.values, axis=0)) == B
     soft = model._choices(cache[:2])
     expected = sum(np.log((drawn * s).sum(axis=1)) for t, step in enumerate(soft)
                    for drawn, s in zip((outs["op"][t], outs["a"][t], outs["b"][t]), step))
