@@ -156,6 +156,12 @@ def pipe_steps_backward(do, cache, dchoices=None):
     return (dq if caches[0][-1] is None else (dq, dstates)), dv[:, :N], grads
 
 
+def _soft_steps(steps_cache):
+    """Every step's softmax behind its choices, (α^op_t, α^a_t, α^b_t), from
+    pipe_steps_forward's cache (the choices themselves when soft)."""
+    return [tuple(soft_choice(step[k]) for k in (2, 3, 4)) for step in steps_cache[0]]
+
+
 class PipeModel(ProgrammerModel):
     """The pipe over an arithmetic expression: the question RNN, then T steps (above). Its
     sizes and options are the table model's (ProgrammerModel), with T = 3.
@@ -242,7 +248,7 @@ class PipeModel(ProgrammerModel):
         if sample:
             tiny = xp.finfo(q.dtype).tiny
             outs["log_p"] = sum(xp.log(xp.maximum((drawn * soft).sum(axis=1), tiny))
-                                for step, soft_step in zip(program, self._choices((None, cache)))
+                                for step, soft_step in zip(program, _soft_steps(cache))
                                 for drawn, soft in zip(step[:3], soft_step))
         return outs, (q_cache, cache, K)
 
@@ -257,7 +263,7 @@ class PipeModel(ProgrammerModel):
     def _choices(self, cache):
         """Every step's soft choices, (α^op_t, α^a_t, α^b_t), from forward_batch's cache (under
         the straight-through estimator, the softmax behind each one-hot)."""
-        return [tuple(soft_choice(step[k]) for k in (2, 3, 4)) for step in cache[1][0]]
+        return _soft_steps(cache[1])
 
     def backward(self, douts, cache):
         """Gradients of the loss through douts['value'], plus the entropy bonus's own term when
