@@ -185,7 +185,7 @@ class ArithmeticTask(Task):
         """(B,) 1 where the answer rounds to the true value (|error| < 0.5)."""
         pred = self.prediction(outs, batch)
         xp = array_module(pred)
-        return (xp.abs(pred - xp.asarray(batch.y, dtype=pred.dtype)) < 0.5).astype(pred.dtype)
+        return _rounds_to(pred, xp.asarray(batch.y, dtype=pred.dtype))
 
     def loss(self, outs, batch):
         """Huber of the answer; its gradient goes to o_T or to the LSTM's last-symbol logit.
@@ -219,8 +219,13 @@ class ArithmeticTask(Task):
         xp = array_module(value)
         B = batch.y.shape[0]
         y = xp.repeat(xp.asarray(batch.y, dtype=value.dtype), value.shape[0] // B)
-        hit = (xp.abs(value - y) < 0.5).astype(value.dtype).reshape(B, -1)
+        hit = _rounds_to(value, y).reshape(B, -1)
         w = (hit / xp.maximum(1.0, hit.sum(axis=1, keepdims=True))).reshape(-1) / B
         metrics = {"error": 100.0 * (1.0 - hit.mean()),
                    "found": 100.0 * (hit.sum(axis=1) > 0).mean()}
         return -(w * log_p).sum(), {"value": xp.zeros_like(value), "log_p": -w}, metrics
+
+
+def _rounds_to(pred, y):
+    """1 where an answer rounds to the true value (|error| < 0.5), else 0, in pred's dtype."""
+    return (array_module(pred).abs(pred - y) < 0.5).astype(pred.dtype)
